@@ -1,0 +1,180 @@
+/* zones.h - the zone store: master files compiled into LMDB (write side, zones/compile.c)
+ * and looked up by the answer path (read side, zones/lookup.c).
+ *
+ * One LMDB environment holds every zone. Workers look names up in a per-thread snapshot
+ * (a reusable read transaction); lookups never allocate or write, and everything they
+ * return points into the memory map, valid until zones_snapshot_end(). The schema is
+ * described in docs/lmdb-schema.md. */
+#ifndef SP_ZONES_H
+#define SP_ZONES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct zones_db;        /* one per process: the LMDB environment */
+struct zones_snapshot;  /* one per worker thread: a reusable read transaction */
+
+/* ---- the database ------------------------------------------------------------------ */
+
+enum {
+	ZONES_DB_RDONLY = 1 << 0,  /* open read-only (never creates or writes) */
+};
+
+#define ZONES_DEFAULT_MAPSIZE ((size_t)8 << 30)  /* address space, not disk: 8 GiB */
+
+/* Opens (creating if needed, unless RDONLY) the database in directory dir. Refuses a
+ * database of another schema version with SP_ESCHEMA. mapsize 0 takes the default.
+ * Returns 0 and sets *out, or a negative code. Any thread; the db is shared by all. */
+int zones_db_open(const char *dir, unsigned flags, size_t mapsize, struct zones_db **out);
+void zones_db_close(struct zones_db *db);
+
+/* ---- reading: snapshots and lookups (answer path) ---------------------------------- */
+
+struct zones_snapshot *zones_snapshot_new(struct zones_db *db);  /* NULL on failure */
+void zones_snapshot_free(struct zones_snapshot *s);
+/* Starts (renews) the read transaction: the snapshot then sees the newest committed
+ * version of every zone until zones_snapshot_end(). */
+int zones_snapshot_begin(struct zones_snapshot *s);
+void zones_snapshot_end(struct zones_snapshot *s);
+
+/* An RRset ready to copy into a response: count records, each as a 16-bit network-order
+ * RDLENGTH followed by RDATA with names uncompressed; len octets in all. */
+struct zones_rrset {
+	uint16_t type;
+	uint16_t covers;        /* for RRSIG sets: the type covered; otherwise 0 */
+	uint32_t ttl;
+	uint16_t count;
+	uint16_t len;
+	const uint8_t *rdata;
+};
+
+/* Node flags (docs/lmdb-schema.md). */
+enum {
+	ZONES_NODE_APEX = 1 << 0,      /* the zone apex */
+	ZONES_NODE_CUT = 1 << 1,       /* NS below the apex: a delegation point */
+	ZONES_NODE_DNAME = 1 << 2,     /* has a DNAME RRset */
+	ZONES_NODE_WILDKID = 1 << 3,   /* has a child "*" (a wildcard below it) */
+	ZONES_NODE_OCCLUDED = 1 << 4,  /* below a cut or a DNAME: glue/occluded data only */
+	ZONES_NODE_ENT = 1 << 5,       /* empty non-terminal: no RRsets */
+};
+
+#define ZONES_NO_REDIRECT 0xff
+
+/* A name in a zone as stored: its RRsets, one after another. */
+struct zones_node {
+	uint8_t flags;
+	/* Labels of the highest proper ancestor that is a cut or owns a DNAME, or
+	 * ZONES_NO_REDIRECT: queries at or below this node are redirected there. */
+	uint8_t redirect_labels;
+	uint16_t nrrsets;
+	const uint8_t *data;    /* the RRsets, walked by zones_node_rrset() */
+	size_t len;
+};
+
+struct zones_zone {
+	uint32_t id;            /* the zone's current generation (changes on every compile) */
+	uint32_t serial;
+	const uint8_t *apex;    /* wire name, lower case, in the map */
+	uint8_t apex_labels;
+};
+
+/* Finds the RRset of type (for RRSIG: the signatures covering covers) at node.
+ * Returns false if the node has none. */
+bool zones_node_rrset(const struct zones_node *node, uint16_t type, uint16_t covers,
+                      struct zones_rrset *rr);
+/* Iterates a node's RRsets: *pos starts at 0; returns false after the last one. */
+bool zones_node_next(const struct zones_node *node, size_t *pos, struct zones_rrset *rr);
+
+/* Outcome of zones_lookup(). Not errors: DNS outcomes. */
+enum zones_result_kind {
+	ZONES_NOT_OURS = 0,  /* no served zone contains the name */
+	ZONES_FOUND,         /* rrset holds the RRset of qtype at the (possibly wildcard) node */
+	ZONES_CNAME,         /* the node has a CNAME (rrset) and qtype is not CNAME */
+	ZONES_NODATA,        /* the name exists, but not with qtype */
+	ZONES_NXDOMAIN,      /* the name does not exist; node is the closest encloser */
+	ZONES_DELEGATION,    /* the name is at or below a cut; rrset is the cut's NS */
+	ZONES_DNAME,         /* the name is below a DNAME owner; rrset is the DNAME */
+};
+
+struct zones_result {
+	struct zones_zone zone;
+	struct zones_node node;         /* the node the answer comes from (see kinds) */
+	uint8_t node_labels;            /* labels of that node's owner name */
+	bool wildcard;                  /* FOUND/CNAME/NODATA synthesised from "*.<node_labels>" */
+	struct zones_rrset rrset;
+	struct zones_rrset soa;         /* the zone's SOA (always filled when the zone is ours) */
+};
+
+/* Looks qname/qtype up following RFC 1034 4.3.2 inside the closest enclosing zone:
+ * delegations (except DS at the cut, answered from the parent as RFC 4035 3.1.4.1
+ * says, preferring a served parent zone over a served child for DS), DNAME, exact
+ * match, wildcard at the closest encloser, NXDOMAIN. CNAMEs are reported, not followed.
+ * Returns the kind (>= 0) or a negative code. */
+int zones_lookup(struct zones_snapshot *s, const uint8_t *qname, uint16_t qtype,
+                 struct zones_result *res);
+
+/* Finds the node named exactly name inside zone, ignoring cuts (for glue and
+ * additional-section addresses). */
+bool zones_find_node(struct zones_snapshot *s, const struct zones_zone *zone,
+                     const uint8_t *name, struct zones_node *node);
+
+/* Finds the zone that is the closest enclosing zone of name. */
+bool zones_find_zone(struct zones_snapshot *s, const uint8_t *name, struct zones_zone *zone);
+
+/* ---- writing: compile, check, delete (tools and the daemon's reload thread) ---------- */
+
+enum zones_severity { ZONES_ERROR, ZONES_WARNING };
+
+typedef void zones_report_fn(void *ctx, enum zones_severity sev, const char *file,
+                             unsigned line, const char *msg);
+
+/* Collects what a check or compile found. fn NULL prints "file:line: error: msg" to
+ * stderr. */
+struct zones_report {
+	unsigned errors;
+	unsigned warnings;
+	zones_report_fn *fn;
+	void *ctx;
+};
+
+struct zones_compile_opts {
+	uint32_t ttl_max;       /* refuse records with a larger TTL (0 = 2^31 - 1, RFC 2181) */
+	bool warnings_fatal;
+};
+
+/* Parses and validates the master file path for zone origin (presentation form).
+ * Returns 0, SP_EZONE (the problems went to rep) or another negative code. */
+int zones_check_file(const char *origin, const char *path, const struct zones_compile_opts *o,
+                     struct zones_report *rep);
+/* Checks the file and, if it is valid, replaces the zone in db in one write
+ * transaction: readers see the old zone or the new one. A zone with errors changes
+ * nothing. */
+int zones_compile_file(struct zones_db *db, const char *origin, const char *path,
+                       const struct zones_compile_opts *o, struct zones_report *rep);
+/* Removes a zone (SP_ENOZONE if absent). */
+int zones_delete(struct zones_db *db, const char *origin);
+
+/* What the database records about a zone. */
+struct zones_info {
+	char name[1024];        /* presentation form */
+	uint32_t serial;
+	uint32_t id;
+	uint64_t records;
+	int64_t compiled_at;    /* Unix time */
+	char source[1024];      /* the master file it came from */
+	int64_t source_mtime_ns;
+	int64_t source_size;
+};
+
+typedef int zones_list_fn(void *ctx, const struct zones_info *info);
+/* Calls fn for each zone in canonical order; stops early if fn returns non-zero and
+ * returns that value. */
+int zones_list(struct zones_db *db, zones_list_fn *fn, void *ctx);
+/* Fills *info for origin; SP_ENOZONE if absent. */
+int zones_info_get(struct zones_db *db, const char *origin, struct zones_info *info);
+/* Writes the zone as a master file in canonical order, one record a line, absolute names. */
+int zones_dump(struct zones_db *db, const char *origin, FILE *out);
+
+#endif
