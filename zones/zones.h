@@ -120,6 +120,13 @@ int zones_lookup(struct zones_snapshot *s, const uint8_t *qname, uint16_t qtype,
 bool zones_find_node(struct zones_snapshot *s, const struct zones_zone *zone,
                      const uint8_t *name, struct zones_node *node);
 
+/* For DNSSEC denial (NSEC, RFC 4035 3.1.3): finds the node with the greatest owner name
+ * <= name in canonical order inside zone that has an NSEC RRset, writing that owner's
+ * wire name to owner (DNAME_MAXLEN octets). The walk back skips at most a bounded number
+ * of nodes without NSEC (ENTs, glue); returns false if none is found. */
+bool zones_find_nsec(struct zones_snapshot *s, const struct zones_zone *zone,
+                     const uint8_t *name, struct zones_node *node, uint8_t *owner);
+
 /* Finds the zone that is the closest enclosing zone of name. */
 bool zones_find_zone(struct zones_snapshot *s, const uint8_t *name, struct zones_zone *zone);
 
