@@ -153,10 +153,20 @@ FLAG_NAMES = (("QR", dns.flags.QR), ("AA", dns.flags.AA), ("TC", dns.flags.TC),
 COMPARED_FLAGS = ("AA", "TC", "RD", "RA", "AD", "CD")
 
 
+RDATA_TEXT = {}
+
+
+def rdata_key(rd):
+    """RDATA in RFC 4034 6.2 canonical form (names lower-cased where that is defined, base64
+    and TXT left alone), as hex; the presentation text is remembered for describe()."""
+    key = rd.to_digestable(dns.name.root).hex()
+    RDATA_TEXT.setdefault(key, rd.to_text())
+    return key
+
+
 def rrset_key(rrset):
     """An RRset as a hashable, case-insensitive (for names), order-free value."""
-    rds = tuple(sorted(rd.to_text() if rd.rdtype in (dns.rdatatype.TXT,)
-                       else rd.to_text().lower() for rd in rrset))
+    rds = tuple(sorted(rdata_key(rd) for rd in rrset))
     covers = ""
     if rrset.covers != dns.rdatatype.NONE:
         covers = "/" + dns.rdatatype.to_text(rrset.covers)
@@ -210,7 +220,8 @@ def describe(norm):
     for sec in ("answer", "authority", "additional"):
         for name, cls, typ, ttl, rds in sorted(norm[sec]):
             for rd in rds:
-                out.append("  %-10s %s %d %s %s %s" % (sec, name, ttl, cls, typ, rd))
+                out.append("  %-10s %s %d %s %s %s" % (sec, name, ttl, cls, typ,
+                                                       RDATA_TEXT.get(rd, rd)))
     return "\n".join(out)
 
 
