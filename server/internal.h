@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "lib/dname.h"
+#include "lib/wire.h"
 #include "zones/zones.h"
 
 /* ---- the answer path (server/query.c, server/answer*.c) ---------------------------- */
@@ -32,6 +34,7 @@ struct answer_stats {
 	uint64_t dropped;           /* QR=1, unparseable headers, failed snapshots */
 	uint64_t truncated;
 	uint64_t edns;
+	uint64_t badvers;           /* extended RCODE 16 (not in rcode[]) */
 	uint64_t qtype[256];        /* by QTYPE for the types below 256; others in qtype_other */
 	uint64_t qtype_other;
 };
@@ -43,10 +46,112 @@ struct answer_ctx {
 	struct answer_stats *stats;
 };
 
+/* A parsed query (server/query.c). Names are uncompressed; qname keeps the case it
+ * arrived in (RFC 1035 7.2: the question is echoed as asked). */
+struct query {
+	uint16_t id;
+	uint8_t opcode;
+	bool rd, cd;
+	bool has_question;          /* the question parsed (also set on some FORMERRs) */
+	uint8_t qname[DNAME_MAXLEN];
+	size_t qname_len;
+	uint16_t qtype, qclass;
+	bool edns;                  /* one OPT RR in the additional section */
+	uint16_t edns_size;         /* the client's UDP payload size (OPT CLASS) */
+	uint8_t edns_version;
+	bool dnssec_ok;             /* DO (RFC 3225) */
+	bool nsid;                  /* the NSID option was present (RFC 5001) */
+};
+
+/* What query_parse() decided. */
+enum query_verdict {
+	QUERY_OK = 0,
+	QUERY_DROP,                 /* QR=1 or shorter than a header: send nothing */
+	QUERY_FORMERR,              /* malformed: answer FORMERR (the question if it parsed) */
+	QUERY_BADVERS,              /* EDNS version > 0 (RFC 6891 6.1.3) */
+};
+
+/* Parses the header, question and EDNS OPT of pkt (len octets) into q. Accepts what
+ * ldns_wire2pkt() accepts, except what RFC 6891 6.1.1 makes FORMERR (two OPT RRs, an
+ * OPT outside the additional section or not owned by the root) and a QDCOUNT other than
+ * 1; trailing octets after the last record are ignored like NSD and Knot do. */
+enum query_verdict query_parse(struct query *q, const uint8_t *pkt, size_t len);
+
 struct answer_client {
 	const struct sockaddr *addr;
 	bool tcp;
 };
+
+/* ---- between the answer files (server/answer*.c) ------------------------------------- */
+
+enum {
+	TYPE_A = 1, TYPE_NS = 2, TYPE_MD = 3, TYPE_MF = 4, TYPE_CNAME = 5, TYPE_SOA = 6,
+	TYPE_MB = 7, TYPE_MG = 8, TYPE_MR = 9, TYPE_PTR = 12, TYPE_MINFO = 14, TYPE_MX = 15,
+	TYPE_TXT = 16, TYPE_AAAA = 28, TYPE_SRV = 33, TYPE_DNAME = 39, TYPE_OPT = 41,
+	TYPE_DS = 43, TYPE_RRSIG = 46, TYPE_NSEC = 47, TYPE_DNSKEY = 48, TYPE_NSEC3 = 50,
+	TYPE_TKEY = 249, TYPE_TSIG = 250, TYPE_IXFR = 251, TYPE_AXFR = 252, TYPE_MAILB = 253,
+	TYPE_MAILA = 254, TYPE_ANY = 255,
+};
+enum { CLASS_IN = 1, CLASS_CH = 3, CLASS_ANY = 255 };
+enum {
+	RCODE_NOERROR = 0, RCODE_FORMERR = 1, RCODE_SERVFAIL = 2, RCODE_NXDOMAIN = 3,
+	RCODE_NOTIMP = 4, RCODE_REFUSED = 5, RCODE_YXDOMAIN = 6, RCODE_BADVERS = 16,
+};
+#define OPT_NSID 3
+#define ANSWER_MAX_CHAIN 16     /* CNAME/DNAME links followed (Knot: 20? NSD: 8..) */
+#define ANSWER_MAX_ADDL 32      /* NS/MX/SRV targets looked up for the additional section */
+#define ANSWER_MAX_PROOFS 4     /* deferred wildcard NSEC proofs */
+
+/* A name whose addresses go to the additional section. */
+struct addl {
+	const uint8_t *name;        /* in the memory map */
+	struct zones_zone zone;
+	const uint8_t *cut;         /* referral NS targets: the cut (in-domain glue is required) */
+};
+
+/* A response being written (one per query, on the worker's stack). */
+struct resp {
+	struct wire_writer w;
+	const struct query *q;
+	struct answer_ctx *ctx;
+	uint16_t count[3];          /* answer, authority, additional */
+	unsigned section;           /* where answer__add() counts: 0, 1 or 2 */
+	bool tc, aa, tcp;
+	uint16_t rcode;             /* 12 bits: the upper 8 go to the OPT */
+	uint16_t rrclass;           /* class of the records written (IN, or CH) */
+	unsigned naddl;
+	struct addl addl[ANSWER_MAX_ADDL];
+	unsigned nproofs;           /* NSEC proving wildcard answers, written in authority */
+	struct {
+		struct zones_node node;
+		uint8_t owner[DNAME_MAXLEN];
+	} proofs[ANSWER_MAX_PROOFS];
+};
+
+/* answer.c: writes rr with owner and ttl, compressing; returns -1 (nothing written)
+ * when it does not fit. answer__add() does the same for the answer and authority
+ * sections, where not fitting sets TC and stops all later additions. */
+int answer__put_rrset(struct resp *rs, const uint8_t *owner, const struct zones_rrset *rr,
+                      uint32_t ttl);
+bool answer__add(struct resp *rs, const uint8_t *owner, const struct zones_rrset *rr,
+                 uint32_t ttl);
+
+/* answer_dnssec.c (called only when the query has DO). */
+/* The RRSIG covering type at node, with the covered RRset's ttl; required ones truncate
+ * the message when they do not fit (RFC 4035 3.1.1), others are just left out. */
+void answer__put_rrsig(struct resp *rs, const struct zones_node *node, const uint8_t *owner,
+                       uint16_t type, uint32_t ttl, bool required);
+/* NSEC denial for NXDOMAIN or NODATA (RFC 4035 3.1.3). */
+void answer__put_denial(struct resp *rs, const struct zones_result *res, const uint8_t *name,
+                        int kind);
+/* Finds (now) the NSEC proving no exact match for a wildcard answer (RFC 4035 3.1.3.3)
+ * and keeps it for answer__put_proofs(), which writes them to authority at the end. */
+void answer__want_wildcard_proof(struct resp *rs, const struct zones_result *res,
+                                 const uint8_t *name);
+void answer__put_proofs(struct resp *rs);
+/* DS of a signed referral, or the NSEC proving there is none (RFC 4035 3.1.4). */
+void answer__put_referral_ds(struct resp *rs, const struct zones_result *res,
+                             const uint8_t *cut);
 
 /* Answers the query q (qlen octets) from client cl into out, which has room for cap
  * octets (65535 is always enough). Fits the answer to the UDP limit (512, or the

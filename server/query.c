@@ -1,0 +1,112 @@
+/* query.c - the narrow query parser of the answer path: header, question and the EDNS
+ * OPT record, straight from the packet into a struct query (worker threads; no
+ * allocation). What to answer is answer.c's business; this file only decides whether
+ * the packet is a well-formed query.
+ *
+ * The verdicts follow ldns_wire2pkt() so that fuzzing one against the other agrees:
+ * names through wire_read_name() (same label, pointer and length rules), every record
+ * of every section must be complete. On top of ldns we reject what the RFCs make
+ * FORMERR and ldns lets through: QDCOUNT other than 1 (RFC 9619 for QUERY), two OPT
+ * records, an OPT in the answer or authority section or not owned by the root
+ * (RFC 6891 6.1.1), and OPT options running past the RDATA. */
+#include <string.h>
+
+#include "lib/wire.h"
+#include "server/internal.h"
+
+
+/* Parses the options of an OPT RR's RDATA (RFC 6891 6.1.2); unknown options are
+ * skipped (6.1.2: "MUST be ignored"). */
+static enum query_verdict
+parse_options(struct query *q, const uint8_t *p, size_t len)
+{
+	struct wire_reader r;
+	wire_reader_init(&r, p, len);
+	while (wire_reader_left(&r) > 0) {
+		uint16_t code, olen;
+		const uint8_t *data;
+		if (wire_read_u16(&r, &code) != 0 || wire_read_u16(&r, &olen) != 0 ||
+		    wire_read_bytes(&r, olen, &data) != 0)
+			return QUERY_FORMERR;
+		/* RFC 5001 2.1: the query carries NSID with an empty payload; a server
+		 * ignores any payload it has. */
+		if (code == OPT_NSID)
+			q->nsid = true;
+	}
+	return QUERY_OK;
+}
+
+/* Reads one resource record of section (1 answer, 2 authority, 3 additional). */
+static enum query_verdict
+parse_rr(struct query *q, struct wire_reader *r, int section)
+{
+	uint8_t owner[DNAME_MAXLEN];
+	size_t owner_len;
+	uint16_t type, class, rdlen;
+	uint32_t ttl;
+	const uint8_t *rdata;
+
+	if (wire_read_name(r, owner, &owner_len) != 0 || wire_read_u16(r, &type) != 0 ||
+	    wire_read_u16(r, &class) != 0 || wire_read_u32(r, &ttl) != 0 ||
+	    wire_read_u16(r, &rdlen) != 0 || wire_read_bytes(r, rdlen, &rdata) != 0)
+		return QUERY_FORMERR;
+	if (type != TYPE_OPT)
+		return QUERY_OK;
+	/* RFC 6891 6.1.1: one OPT at most, in the additional section, owned by root. */
+	if (section != 3 || q->edns || owner_len != 1)
+		return QUERY_FORMERR;
+	q->edns = true;
+	q->edns_size = class;
+	q->edns_version = (uint8_t)(ttl >> 16);
+	q->dnssec_ok = (ttl & 0x8000) != 0;
+	return parse_options(q, rdata, rdlen);
+}
+
+enum query_verdict
+query_parse(struct query *q, const uint8_t *pkt, size_t len)
+{
+	struct wire_reader r;
+	uint16_t flags, counts[4];
+
+	memset(q, 0, offsetof(struct query, qname));
+	q->qname_len = 0;
+	q->edns = q->dnssec_ok = q->nsid = false;
+	q->edns_size = 0;
+	q->edns_version = 0;
+	q->qtype = q->qclass = 0;
+	if (len < 12 || (pkt[2] & 0x80) != 0)
+		return QUERY_DROP;  /* nothing to answer, or an answer: never reply to one */
+
+	wire_reader_init(&r, pkt, len);
+	(void)wire_read_u16(&r, &q->id);
+	(void)wire_read_u16(&r, &flags);
+	for (int i = 0; i < 4; i++)
+		(void)wire_read_u16(&r, &counts[i]);
+	q->opcode = (uint8_t)(flags >> 11 & 0xf);
+	q->rd = (flags & 0x0100) != 0;
+	q->cd = (flags & 0x0010) != 0;
+
+	/* RFC 9619: a QUERY carries exactly one question; Knot and NSD say FORMERR. */
+	if (counts[0] != 1)
+		return QUERY_FORMERR;
+	if (wire_read_name(&r, q->qname, &q->qname_len) != 0 ||
+	    wire_read_u16(&r, &q->qtype) != 0 || wire_read_u16(&r, &q->qclass) != 0)
+		return QUERY_FORMERR;
+	q->has_question = true;
+	/* Other opcodes get NOTIMP from answer.c; their sections (UPDATE's prerequisites,
+	 * NOTIFY's SOA) mean something else, so they are not read. */
+	if (q->opcode != 0)
+		return QUERY_OK;
+
+	for (int s = 1; s <= 3; s++) {
+		for (unsigned i = 0; i < counts[s]; i++) {
+			enum query_verdict v = parse_rr(q, &r, s);
+			if (v != QUERY_OK)
+				return v;
+		}
+	}
+	/* Octets after the last counted record are ignored (NSD, Knot and ldns do). */
+	if (q->edns && q->edns_version != 0)
+		return QUERY_BADVERS;
+	return QUERY_OK;
+}
