@@ -1,0 +1,857 @@
+/* config.c - loads the YAML configuration (schema: docs/configuration.md) into struct
+ * daemon_conf with libyaml's document API, and checks every value.
+ *
+ * Runs on the main thread, at start and on SIGHUP; a file that fails changes nothing
+ * (the caller keeps the running configuration). Every error names the file, the line
+ * of the offending node and the key path ("signpost.conf:12: server.listen[0]: not an
+ * address"). Top-level sections are dispatched through the table `sections`, so a
+ * module (gslb, resolver, ...) adds its section by adding one row whose parser gets the
+ * section node while the document is still alive. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/dname.h"
+#include "lib/errors.h"
+#include "lib/log.h"
+#include "server/config.h"
+#include "server/internal.h"
+
+#define CONF_MAX_FILE (16u << 20)       /* a configuration larger than 16 MiB is a mistake */
+
+static int parse_server(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
+static int parse_log(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
+static int parse_zones(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
+
+/* The top-level sections. Later modules add a row here. */
+static const struct conf_section sections[] = {
+	{ "server", parse_server },
+	{ "log", parse_log },
+	{ "zones", parse_zones },
+};
+
+/* ---- errors and scalars ------------------------------------------------------------- */
+
+int
+conf_error(struct conf_ctx *cx, const yaml_node_t *node, const char *path, const char *fmt,
+           ...)
+{
+	char msg[CONF_ERRLEN];
+	va_list ap;
+
+	if (cx->err == NULL || cx->errlen == 0 || cx->err[0] != '\0')
+		return SP_ECONFIG;  /* the first error is the one worth reading */
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	unsigned line = node != NULL ? (unsigned)node->start_mark.line + 1 : 1;
+	if (path != NULL && path[0] != '\0')
+		snprintf(cx->err, cx->errlen, "%s:%u: %s: %s", cx->file, line, path, msg);
+	else
+		snprintf(cx->err, cx->errlen, "%s:%u: %s", cx->file, line, msg);
+	return SP_ECONFIG;
+}
+
+static const char *
+node_type_name(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "empty";
+	}
+}
+
+/* The text of a scalar node, or NULL (with an error) for lists and mappings. */
+static const char *
+scalar(struct conf_ctx *cx, yaml_node_t *n, const char *path)
+{
+	if (n == NULL || n->type != YAML_SCALAR_NODE) {
+		conf_error(cx, n, path, "expected a value, found %s",
+		           n != NULL ? node_type_name(n) : "nothing");
+		return NULL;
+	}
+	return (const char *)n->data.scalar.value;
+}
+
+/* A plain ~, null or empty value: YAML's null (YAML 1.2 core schema). */
+static bool
+is_null(const yaml_node_t *n)
+{
+	if (n == NULL || n->type != YAML_SCALAR_NODE)
+		return false;
+	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	const char *s = (const char *)n->data.scalar.value;
+	return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+int
+conf_get_str(struct conf_ctx *cx, yaml_node_t *n, const char *path, char **out)
+{
+	const char *s = scalar(cx, n, path);
+	if (s == NULL)
+		return SP_ECONFIG;
+	if (s[0] == '\0')
+		return conf_error(cx, n, path, "must not be empty");
+	char *copy = strdup(s);
+	if (copy == NULL)
+		return conf_error(cx, n, path, "out of memory");
+	free(*out);
+	*out = copy;
+	return 0;
+}
+
+int
+conf_get_uint(struct conf_ctx *cx, yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
+              uint64_t *out)
+{
+	const char *s = scalar(cx, n, path);
+	if (s == NULL)
+		return SP_ECONFIG;
+	if (s[0] == '-')
+		return conf_error(cx, n, path, "must not be negative");
+	if (s[0] < '0' || s[0] > '9')
+		return conf_error(cx, n, path, "not a number: '%s'", s);
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*end != '\0')
+		return conf_error(cx, n, path, "not a number: '%s'", s);
+	if (errno == ERANGE || v < min || v > max) {
+		return conf_error(cx, n, path, "must be %" PRIu64 "..%" PRIu64, min, max);
+	}
+	*out = v;
+	return 0;
+}
+
+int
+conf_get_bool(struct conf_ctx *cx, yaml_node_t *n, const char *path, bool *out)
+{
+	static const char *yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On" };
+	static const char *no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off" };
+	const char *s = scalar(cx, n, path);
+	if (s == NULL)
+		return SP_ECONFIG;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return conf_error(cx, n, path, "expected true or false, found '%s'", s);
+}
+
+int
+conf_get_duration_ms(struct conf_ctx *cx, yaml_node_t *n, const char *path, uint64_t *out)
+{
+	const char *s = scalar(cx, n, path);
+	if (s == NULL)
+		return SP_ECONFIG;
+	if (s[0] == '-')
+		return conf_error(cx, n, path, "must not be negative");
+	if (s[0] < '0' || s[0] > '9')
+		return conf_error(cx, n, path, "not a duration: '%s' (use 10, 10s, 500ms, 2m)", s);
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	uint64_t mult;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		mult = 1000;
+	else if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "m") == 0)
+		mult = 60 * 1000;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600 * 1000;
+	else
+		return conf_error(cx, n, path, "not a duration: '%s' (use 10, 10s, 500ms, 2m)", s);
+	/* A week bounds every timeout we have and keeps the product far from overflow. */
+	if (errno == ERANGE || v > (uint64_t)7 * 86400 * 1000 / mult)
+		return conf_error(cx, n, path, "duration too long: '%s'", s);
+	*out = v * mult;
+	return 0;
+}
+
+void
+conf_format_addr(const struct sockaddr *addr, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (addr->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		port = ntohs(a->sin_port);
+	} else if (addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+	}
+	snprintf(out, outlen, "%s@%u", host, port);
+}
+
+int
+conf_parse_listen(const char *text, uint16_t defport, struct conf_listen *out)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	unsigned long port = defport;
+	const char *at = strchr(text, '@');
+	size_t hlen = at != NULL ? (size_t)(at - text) : strlen(text);
+
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	if (at != NULL) {
+		char *end;
+		if (at[1] < '0' || at[1] > '9')
+			return -2;
+		errno = 0;
+		port = strtoul(at + 1, &end, 10);
+		if (*end != '\0' || errno == ERANGE || port == 0 || port > 65535)
+			return -2;
+	}
+	memset(out, 0, sizeof(*out));
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&out->addr;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->addr;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		out->addrlen = sizeof(*v4);
+	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		out->addrlen = sizeof(*v6);
+	} else {
+		return -1;
+	}
+	conf_format_addr((struct sockaddr *)&out->addr, out->text, sizeof(out->text));
+	return 0;
+}
+
+int
+conf_get_listen(struct conf_ctx *cx, yaml_node_t *n, const char *path, uint16_t defport,
+                struct conf_listen *out)
+{
+	const char *s = scalar(cx, n, path);
+	if (s == NULL)
+		return SP_ECONFIG;
+	switch (conf_parse_listen(s, defport, out)) {
+	case 0:
+		return 0;
+	case -2:
+		return conf_error(cx, n, path, "bad port in '%s' (1..65535 after '@')", s);
+	default:
+		return conf_error(cx, n, path, "not an address: '%s' (ADDR or ADDR@PORT)", s);
+	}
+}
+
+/* ---- mappings ------------------------------------------------------------------------ */
+
+/* Checks n is a mapping without repeated keys; reports under path. */
+static int
+check_mapping(struct conf_ctx *cx, yaml_node_t *n, const char *path)
+{
+	if (n == NULL || n->type != YAML_MAPPING_NODE)
+		return conf_error(cx, n, path, "not a mapping (found %s)",
+		                  n != NULL ? node_type_name(n) : "nothing");
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+		if (k == NULL || k->type != YAML_SCALAR_NODE)
+			return conf_error(cx, k, path, "keys must be plain names");
+		for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+			yaml_node_t *k2 = yaml_document_get_node(cx->doc, q->key);
+			if (k2->type == YAML_SCALAR_NODE &&
+			    strcmp((char *)k->data.scalar.value, (char *)k2->data.scalar.value) == 0)
+				return conf_error(cx, k, path, "duplicate key '%s' (first on line %u)",
+				                  (char *)k->data.scalar.value,
+				                  (unsigned)k2->start_mark.line + 1);
+		}
+	}
+	return 0;
+}
+
+static int
+unknown_key(struct conf_ctx *cx, yaml_node_t *k, const char *section)
+{
+	return conf_error(cx, k, NULL, "unknown key '%s' in '%s'", (char *)k->data.scalar.value,
+	                  section);
+}
+
+/* ---- server: ---------------------------------------------------------------------------- */
+
+static int
+parse_listen_list(struct conf_ctx *cx, yaml_node_t *v, struct daemon_conf *c)
+{
+	char path[64];
+	if (v->type == YAML_SCALAR_NODE) {
+		/* One address may be written without the list. */
+		c->listen = calloc(1, sizeof(*c->listen));
+		if (c->listen == NULL)
+			return conf_error(cx, v, "server.listen", "out of memory");
+		c->nlisten = 1;
+		return conf_get_listen(cx, v, "server.listen", CONF_DEFAULT_PORT, &c->listen[0]);
+	}
+	if (v->type != YAML_SEQUENCE_NODE)
+		return conf_error(cx, v, "server.listen", "expected a list of addresses, found %s",
+		                  node_type_name(v));
+	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (n == 0)
+		return conf_error(cx, v, "server.listen", "needs at least one address");
+	free(c->listen);
+	c->nlisten = 0;
+	c->listen = calloc(n, sizeof(*c->listen));
+	if (c->listen == NULL)
+		return conf_error(cx, v, "server.listen", "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = yaml_document_get_node(cx->doc, v->data.sequence.items.start[i]);
+		snprintf(path, sizeof(path), "server.listen[%zu]", i);
+		int rc = conf_get_listen(cx, item, path, CONF_DEFAULT_PORT, &c->listen[i]);
+		if (rc != 0)
+			return rc;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(c->listen[j].text, c->listen[i].text) == 0)
+				return conf_error(cx, item, path, "'%s' is listed twice",
+				                  c->listen[i].text);
+		}
+		c->nlisten++;
+	}
+	return 0;
+}
+
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* NSID payload (RFC 5001 2.3): text as is, or "0x" followed by hex octets. */
+static int
+parse_nsid(struct conf_ctx *cx, yaml_node_t *v, struct daemon_conf *c)
+{
+	const char *s = scalar(cx, v, "server.nsid");
+	if (s == NULL)
+		return SP_ECONFIG;
+	size_t len = strlen(s);
+	if (len == 0)
+		return conf_error(cx, v, "server.nsid", "must not be empty");
+	bool hex = len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	size_t n = hex ? (len - 2) / 2 : len;
+	if (hex && (len - 2) % 2 != 0)
+		return conf_error(cx, v, "server.nsid", "odd number of hex digits");
+	if (n > 512)
+		return conf_error(cx, v, "server.nsid", "longer than 512 octets");
+	uint8_t *buf = malloc(n);
+	if (buf == NULL)
+		return conf_error(cx, v, "server.nsid", "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (!hex) {
+			buf[i] = (uint8_t)s[i];
+			continue;
+		}
+		int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
+		if (hi < 0 || lo < 0) {
+			free(buf);
+			return conf_error(cx, v, "server.nsid", "not a hex string: '%s'", s);
+		}
+		buf[i] = (uint8_t)(hi << 4 | lo);
+	}
+	free(c->nsid);
+	c->nsid = buf;
+	c->nsid_len = n;
+	return 0;
+}
+
+/* An optional string: null clears it. */
+static int
+opt_str(struct conf_ctx *cx, yaml_node_t *v, const char *path, char **out)
+{
+	if (is_null(v)) {
+		free(*out);
+		*out = NULL;
+		return 0;
+	}
+	return conf_get_str(cx, v, path, out);
+}
+
+static int
+parse_server_key(struct conf_ctx *cx, const char *key, yaml_node_t *k, yaml_node_t *v,
+                 struct daemon_conf *c)
+{
+	uint64_t u;
+	int rc;
+
+	if (strcmp(key, "listen") == 0)
+		return parse_listen_list(cx, v, c);
+	if (strcmp(key, "workers") == 0) {
+		rc = conf_get_uint(cx, v, "server.workers", 0, CONF_MAX_WORKERS, &u);
+		c->workers = (unsigned)u;
+		return rc;
+	}
+	if (strcmp(key, "state-dir") == 0)
+		return conf_get_str(cx, v, "server.state-dir", &c->state_dir);
+	if (strcmp(key, "pid-file") == 0)
+		return opt_str(cx, v, "server.pid-file", &c->pid_file);
+	if (strcmp(key, "user") == 0)
+		return opt_str(cx, v, "server.user", &c->user);
+	if (strcmp(key, "edns-size") == 0) {
+		rc = conf_get_uint(cx, v, "server.edns-size", 512, 4096, &u);
+		c->edns_size = (uint16_t)u;
+		return rc;
+	}
+	if (strcmp(key, "identity") == 0)
+		return opt_str(cx, v, "server.identity", &c->identity);
+	if (strcmp(key, "version") == 0)
+		return opt_str(cx, v, "server.version", &c->version);
+	if (strcmp(key, "nsid") == 0) {
+		if (is_null(v)) {
+			free(c->nsid);
+			c->nsid = NULL;
+			c->nsid_len = 0;
+			return 0;
+		}
+		return parse_nsid(cx, v, c);
+	}
+	if (strcmp(key, "tcp-idle-timeout") == 0) {
+		rc = conf_get_duration_ms(cx, v, "server.tcp-idle-timeout", &c->tcp_idle_timeout_ms);
+		if (rc == 0 && c->tcp_idle_timeout_ms == 0)
+			return conf_error(cx, v, "server.tcp-idle-timeout", "must be above 0");
+		return rc;
+	}
+	if (strcmp(key, "tcp-max-connections") == 0) {
+		rc = conf_get_uint(cx, v, "server.tcp-max-connections", 1, 1000000, &u);
+		c->tcp_max_connections = (unsigned)u;
+		return rc;
+	}
+	if (strcmp(key, "tcp-max-per-client") == 0) {
+		rc = conf_get_uint(cx, v, "server.tcp-max-per-client", 1, 1000000, &u);
+		c->tcp_max_per_client = (unsigned)u;
+		return rc;
+	}
+	return unknown_key(cx, k, "server");
+}
+
+static int
+parse_server(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c)
+{
+	int rc = check_mapping(cx, node, "server");
+	for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
+	     rc == 0 && p < node->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
+		rc = parse_server_key(cx, (const char *)k->data.scalar.value, k, v, c);
+	}
+	if (rc == 0 && c->tcp_max_per_client > c->tcp_max_connections)
+		rc = conf_error(cx, node, "server.tcp-max-per-client",
+		                "larger than server.tcp-max-connections (%u)", c->tcp_max_connections);
+	return rc;
+}
+
+/* ---- log: ------------------------------------------------------------------------------- */
+
+static int
+parse_log(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c)
+{
+	int rc = check_mapping(cx, node, "log");
+	for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
+	     rc == 0 && p < node->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
+		const char *key = (const char *)k->data.scalar.value;
+		if (strcmp(key, "level") == 0) {
+			const char *s = scalar(cx, v, "log.level");
+			if (s == NULL)
+				return SP_ECONFIG;
+			c->log_level = log_level_parse(s);
+			if (c->log_level < 0)
+				rc = conf_error(cx, v, "log.level",
+				                "'%s' is not one of error, warning, notice, info, debug", s);
+		} else if (strcmp(key, "syslog") == 0) {
+			rc = conf_get_bool(cx, v, "log.syslog", &c->log_syslog);
+		} else {
+			rc = unknown_key(cx, k, "log");
+		}
+	}
+	return rc;
+}
+
+/* ---- zones: ----------------------------------------------------------------------------- */
+
+/* Relative zone files are relative to the configuration file's directory. */
+static char *
+resolve_path(const char *basedir, const char *file)
+{
+	if (file[0] == '/' || basedir == NULL || basedir[0] == '\0')
+		return strdup(file);
+	size_t n = strlen(basedir) + strlen(file) + 2;
+	char *p = malloc(n);
+	if (p != NULL)
+		snprintf(p, n, "%s/%s", basedir, file);
+	return p;
+}
+
+static bool
+make_relative_to(const char *basedir, char **path)
+{
+	if (*path == NULL || (*path)[0] == '/')
+		return true;
+	char *p = resolve_path(basedir, *path);
+	if (p == NULL)
+		return false;
+	free(*path);
+	*path = p;
+	return true;
+}
+
+static int
+parse_zone(struct conf_ctx *cx, yaml_node_t *item, size_t i, struct daemon_conf *c)
+{
+	char path[64], kpath[80];
+	yaml_node_t *name_node = NULL, *file_node = NULL;
+
+	snprintf(path, sizeof(path), "zones[%zu]", i);
+	int rc = check_mapping(cx, item, path);
+	if (rc != 0)
+		return rc;
+	for (yaml_node_pair_t *p = item->data.mapping.pairs.start; p < item->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
+		const char *key = (const char *)k->data.scalar.value;
+		if (strcmp(key, "name") == 0)
+			name_node = v;
+		else if (strcmp(key, "file") == 0)
+			file_node = v;
+		else
+			return conf_error(cx, k, NULL, "unknown key '%s' in '%s'", key, path);
+	}
+	if (name_node == NULL)
+		return conf_error(cx, item, path, "zone without 'name'");
+	snprintf(kpath, sizeof(kpath), "%s.name", path);
+	const char *name = scalar(cx, name_node, kpath);
+	if (name == NULL)
+		return SP_ECONFIG;
+	uint8_t wire[DNAME_MAXLEN];
+	if (dname_from_str(name, wire) == 0)
+		return conf_error(cx, name_node, kpath, "not a domain name: '%s'", name);
+	if (file_node == NULL)
+		return conf_error(cx, item, path, "zone '%s' without 'file'", name);
+	snprintf(kpath, sizeof(kpath), "%s.file", path);
+	const char *file = scalar(cx, file_node, kpath);
+	if (file == NULL)
+		return SP_ECONFIG;
+	if (file[0] == '\0')
+		return conf_error(cx, file_node, kpath, "must not be empty");
+
+	char text[DNAME_MAXLEN * 4 + 2];
+	dname_to_str(wire, text, sizeof(text));
+	for (size_t j = 0; j < c->nzones; j++) {
+		if (strcasecmp(c->zones[j].name, text) == 0)
+			return conf_error(cx, name_node, path, "duplicate zone '%s'", text);
+	}
+	struct conf_zone *z = &c->zones[c->nzones];
+	z->name = strdup(text);
+	z->file = resolve_path(cx->basedir, file);
+	c->nzones++;
+	if (z->name == NULL || z->file == NULL)
+		return conf_error(cx, item, path, "out of memory");
+	return 0;
+}
+
+static int
+parse_zones(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c)
+{
+	if (is_null(node))
+		return 0;
+	if (node->type != YAML_SEQUENCE_NODE)
+		return conf_error(cx, node, "zones", "expected a list of zones, found %s",
+		                  node_type_name(node));
+	size_t n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
+	c->zones = calloc(n + 1, sizeof(*c->zones));
+	if (c->zones == NULL)
+		return conf_error(cx, node, "zones", "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = yaml_document_get_node(cx->doc, node->data.sequence.items.start[i]);
+		int rc = parse_zone(cx, item, i, c);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- the document ------------------------------------------------------------------------ */
+
+static struct daemon_conf *
+conf_new_defaults(void)
+{
+	struct daemon_conf *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->edns_size = ANSWER_DEFAULT_EDNS_SIZE;
+	c->tcp_idle_timeout_ms = 10 * 1000;
+	c->tcp_max_connections = 1000;
+	c->tcp_max_per_client = 32;
+	c->log_level = LOG_LVL_INFO;
+	return c;
+}
+
+/* Fills what the file left out. */
+static int
+conf_finish(struct conf_ctx *cx, struct daemon_conf *c)
+{
+	if (c->nlisten == 0) {
+		/* Loopback only: a server exposed to the network is a decision to write down. */
+		c->listen = calloc(2, sizeof(*c->listen));
+		if (c->listen == NULL)
+			return conf_error(cx, NULL, NULL, "out of memory");
+		conf_parse_listen("127.0.0.1", CONF_DEFAULT_PORT, &c->listen[0]);
+		conf_parse_listen("::1", CONF_DEFAULT_PORT, &c->listen[1]);
+		c->nlisten = 2;
+	}
+	if (c->state_dir == NULL && (c->state_dir = strdup(SP_STATEDIR)) == NULL)
+		return conf_error(cx, NULL, NULL, "out of memory");
+	/* Paths in the file are relative to the file, like the zone files, so the daemon
+	 * can chdir("/") and a reload finds the same files. */
+	if (!make_relative_to(cx->basedir, &c->state_dir) ||
+	    !make_relative_to(cx->basedir, &c->pid_file))
+		return conf_error(cx, NULL, NULL, "out of memory");
+	return 0;
+}
+
+static int
+parse_document(struct conf_ctx *cx, struct daemon_conf *c)
+{
+	yaml_node_t *root = yaml_document_get_root_node(cx->doc);
+	if (root == NULL || is_null(root))
+		return 0;  /* an empty file: every default */
+	int rc = check_mapping(cx, root, "");
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+	     rc == 0 && p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
+		const char *key = (const char *)k->data.scalar.value;
+		const struct conf_section *s = NULL;
+		for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+			if (strcmp(sections[i].name, key) == 0)
+				s = &sections[i];
+		}
+		if (s == NULL)
+			rc = conf_error(cx, k, NULL, "unknown key '%s' at the top level", key);
+		else
+			rc = s->parse(cx, v, c);
+	}
+	return rc;
+}
+
+int
+daemon_conf_parse(const char *name, const char *basedir, const char *text, size_t len,
+                  struct daemon_conf **out, char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct conf_ctx cx = { .doc = &doc, .file = name, .basedir = basedir, .err = err,
+	                       .errlen = errlen };
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	*out = NULL;
+	struct daemon_conf *c = conf_new_defaults();
+	if (c == NULL || !yaml_parser_initialize(&parser)) {
+		free(c);
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		unsigned line = (unsigned)parser.problem_mark.line + 1;
+		snprintf(err, errlen, "%s:%u: YAML syntax: %s%s%s", name, line,
+		         parser.problem != NULL ? parser.problem : "error",
+		         parser.context != NULL ? " " : "",
+		         parser.context != NULL ? parser.context : "");
+		yaml_parser_delete(&parser);
+		daemon_conf_free(c);
+		return SP_ECONFIG;
+	}
+	rc = parse_document(&cx, c);
+	if (rc == 0)
+		rc = conf_finish(&cx, c);
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	if (rc != 0) {
+		daemon_conf_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int
+daemon_conf_load(const char *path, struct daemon_conf **out, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = NULL, *base = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	if (f == NULL) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return rc;
+	}
+	text = malloc(CONF_MAX_FILE + 1);
+	if (text == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	len = fread(text, 1, CONF_MAX_FILE + 1, f);
+	if (ferror(f)) {
+		rc = -EIO;
+		snprintf(err, errlen, "%s: read error", path);
+		goto out;
+	}
+	if (len > CONF_MAX_FILE) {
+		rc = SP_ECONFIG;
+		snprintf(err, errlen, "%s: larger than %u octets", path, CONF_MAX_FILE);
+		goto out;
+	}
+	base = dir_of(path);
+	rc = daemon_conf_parse(path, base, text, len, out, err, errlen);
+	if (rc == 0 && ((*out)->path = strdup(path)) == NULL) {
+		rc = -ENOMEM;
+		daemon_conf_free(*out);
+		*out = NULL;
+	}
+out:
+	free(base);
+	free(text);
+	fclose(f);
+	return rc;
+}
+
+void
+daemon_conf_free(struct daemon_conf *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nzones; i++) {
+		free(c->zones[i].name);
+		free(c->zones[i].file);
+	}
+	free(c->zones);
+	free(c->listen);
+	free(c->path);
+	free(c->state_dir);
+	free(c->pid_file);
+	free(c->user);
+	free(c->identity);
+	free(c->version);
+	free(c->nsid);
+	free(c);
+}
+
+static bool
+str_differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+bool
+daemon_conf_needs_restart(const struct daemon_conf *a, const struct daemon_conf *b)
+{
+	if (a->nlisten != b->nlisten || a->workers != b->workers)
+		return true;
+	for (size_t i = 0; i < a->nlisten; i++) {
+		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+			return true;
+	}
+	return str_differ(a->state_dir, b->state_dir) || str_differ(a->user, b->user) ||
+	       str_differ(a->pid_file, b->pid_file);
+}
+
+/* ---- the built-in default ---------------------------------------------------------------- */
+
+char *
+daemon_conf_default_state_dir(void)
+{
+	const char *s = getenv("SIGNPOST_STATE_DIR");
+	char buf[PATH_MAX];
+
+	if (s != NULL && s[0] != '\0')
+		return strdup(s);
+	s = getenv("XDG_STATE_HOME");
+	if (s != NULL && s[0] != '\0') {
+		snprintf(buf, sizeof(buf), "%s/signpost", s);
+		return strdup(buf);
+	}
+	s = getenv("HOME");
+	snprintf(buf, sizeof(buf), "%s/.local/state/signpost", s != NULL && s[0] != '\0' ? s : ".");
+	return strdup(buf);
+}
+
+struct daemon_conf *
+daemon_conf_default(const char *state_dir)
+{
+	struct daemon_conf *c = conf_new_defaults();
+	if (c == NULL)
+		return NULL;
+	c->listen = calloc(2, sizeof(*c->listen));
+	c->zones = calloc(1, sizeof(*c->zones));
+	c->state_dir = strdup(state_dir);
+	if (c->listen == NULL || c->zones == NULL || c->state_dir == NULL)
+		goto fail;
+	conf_parse_listen("127.0.0.1", CONF_DEFAULT_DEV_PORT, &c->listen[0]);
+	conf_parse_listen("::1", CONF_DEFAULT_DEV_PORT, &c->listen[1]);
+	c->nlisten = 2;
+	size_t n = strlen(state_dir) + strlen(daemon_example_zone_name) + 8;
+	c->zones[0].name = strdup(daemon_example_zone_name);
+	c->zones[0].file = malloc(n);
+	c->nzones = 1;
+	if (c->zones[0].name == NULL || c->zones[0].file == NULL)
+		goto fail;
+	/* "example.test." -> "<dir>/example.test.zone" */
+	snprintf(c->zones[0].file, n, "%s/%.*szone", state_dir,
+	         (int)strlen(daemon_example_zone_name), daemon_example_zone_name);
+	return c;
+fail:
+	daemon_conf_free(c);
+	return NULL;
+}

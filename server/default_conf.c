@@ -1,0 +1,76 @@
+/* default_conf.c - what signpostd serves when started without -c: the example zone
+ * example.test. (RFC 6761 reserves .test) embedded in the binary, and the dig commands
+ * printed at start so that the first run shows something working.
+ *
+ * Main thread only. The zone text is written to <state-dir>/example.test.zone when that
+ * file is absent (server/reload.c), so a user can edit it and send SIGHUP. */
+#include <stdio.h>
+
+#include "server/config.h"
+
+const char daemon_example_zone_name[] = "example.test.";
+
+/* Addresses come from the documentation ranges (RFC 5737, RFC 3849). */
+const char daemon_example_zone[] =
+	"; example.test. - the zone signpostd serves when started without a configuration.\n"
+	"; Edit it, then send SIGHUP (kill -HUP <pid>) to load the new version.\n"
+	"$ORIGIN example.test.\n"
+	"$TTL 3600\n"
+	"@        IN SOA   ns1.example.test. hostmaster.example.test. (\n"
+	"                  2026010101 ; serial\n"
+	"                  7200       ; refresh\n"
+	"                  3600       ; retry\n"
+	"                  1209600    ; expire\n"
+	"                  300 )      ; negative-caching TTL (RFC 2308)\n"
+	"         IN NS    ns1\n"
+	"         IN NS    ns2\n"
+	"         IN MX    10 mail\n"
+	"         IN TXT   \"v=spf1 mx -all\"\n"
+	"         IN A     192.0.2.1\n"
+	"         IN AAAA  2001:db8::1\n"
+	"ns1      IN A     192.0.2.53\n"
+	"ns1      IN AAAA  2001:db8::53\n"
+	"ns2      IN A     198.51.100.53\n"
+	"www      IN A     192.0.2.10\n"
+	"www      IN AAAA  2001:db8::10\n"
+	"mail     IN A     192.0.2.25\n"
+	"ftp      IN CNAME www\n"
+	"*.apps   IN A     192.0.2.80\n"
+	"         IN TXT   \"any name below apps.example.test. matches this wildcard\"\n"
+	"info     IN TXT   \"Signpost example zone\" \"served from LMDB\"\n"
+	"; a delegation, with glue for the in-bailiwick name server\n"
+	"sub      IN NS    ns.sub\n"
+	"ns.sub   IN A     203.0.113.53\n";
+
+void
+daemon_conf_print_try(FILE *f, const struct daemon_conf *c)
+{
+	char host[80];
+	unsigned port = CONF_DEFAULT_DEV_PORT;
+
+	/* The first listen address: "ADDR@PORT". */
+	snprintf(host, sizeof(host), "%s", c->nlisten > 0 ? c->listen[0].text : "127.0.0.1@5300");
+	char *at = host;
+	while (*at != '\0' && *at != '@')
+		at++;
+	if (*at == '@') {
+		*at = '\0';
+		sscanf(at + 1, "%u", &port);
+	}
+	fprintf(f,
+	        "Signpost is serving the example zone %s (file %s).\n"
+	        "Try:\n"
+	        "  dig @%s -p %u www.example.test A\n"
+	        "  dig @%s -p %u www.example.test AAAA\n"
+	        "  dig @%s -p %u example.test SOA\n"
+	        "  dig @%s -p %u example.test MX\n"
+	        "  dig @%s -p %u ftp.example.test A        # CNAME to www\n"
+	        "  dig @%s -p %u anything.apps.example.test A   # wildcard\n"
+	        "  dig @%s -p %u info.example.test TXT\n"
+	        "  dig @%s -p %u host.sub.example.test A   # referral to sub.example.test\n"
+	        "  dig @%s -p %u +tcp www.example.test A\n",
+	        daemon_example_zone_name, c->nzones > 0 ? c->zones[0].file : "?",
+	        host, port, host, port, host, port, host, port, host, port, host, port, host, port,
+	        host, port, host, port);
+	fflush(f);
+}

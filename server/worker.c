@@ -1,0 +1,224 @@
+/* worker.c - a worker thread: one libuv loop over the worker's own UDP sockets and TCP
+ * listeners (one each per listen address, SO_REUSEPORT), and the publication of the
+ * answer configuration to the workers.
+ *
+ * The main thread builds a worker (worker_init), starts it, and later stops and joins
+ * it; everything else here runs on the worker's thread. The main thread publishes a new
+ * struct answer_conf with one atomic store and frees the old one only when
+ * workers_past() says no worker is still inside a batch that began before it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/errors.h"
+#include "lib/log.h"
+#include "server/daemon.h"
+
+/* ---- the published answer configuration --------------------------------------------- */
+
+struct answer_conf *
+daemon_answer_conf_new(const struct daemon_conf *c)
+{
+	size_t idlen = c->identity != NULL ? strlen(c->identity) + 1 : 0;
+	size_t verlen = c->version != NULL ? strlen(c->version) + 1 : 0;
+	size_t n = sizeof(struct answer_conf) + idlen + verlen + c->nsid_len;
+
+	/* One block, so retiring it is one free() and the strings die with it. */
+	struct answer_conf *ac = calloc(1, n);
+	if (ac == NULL)
+		return NULL;
+	char *p = (char *)(ac + 1);
+	ac->edns_size = c->edns_size;
+	if (idlen > 0) {
+		memcpy(p, c->identity, idlen);
+		ac->identity = p;
+		p += idlen;
+	}
+	if (verlen > 0) {
+		memcpy(p, c->version, verlen);
+		ac->version = p;
+		p += verlen;
+	}
+	if (c->nsid_len > 0) {
+		memcpy(p, c->nsid, c->nsid_len);
+		ac->nsid = (const uint8_t *)p;
+		ac->nsid_len = c->nsid_len;
+	}
+	return ac;
+}
+
+bool
+worker_batch_begin(struct worker *w)
+{
+	/* Announce the generation before loading the pointer: the publisher stores the
+	 * pointer before bumping gen, so whoever reads an old gen here is seen by
+	 * workers_past() and keeps the old conf alive (all seq_cst). */
+	atomic_store(&w->active_gen, atomic_load(&w->sh->gen));
+	w->actx.conf = atomic_load(&w->sh->conf);
+	if (zones_snapshot_begin(w->zsnap) != 0) {
+		atomic_store(&w->active_gen, 0);
+		return false;
+	}
+	return true;
+}
+
+void
+worker_batch_end(struct worker *w)
+{
+	zones_snapshot_end(w->zsnap);
+	atomic_store(&w->active_gen, 0);
+}
+
+bool
+workers_past(struct worker *ws, unsigned n, uint64_t gen)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t g = atomic_load(&ws[i].active_gen);
+		if (g != 0 && g < gen)
+			return false;
+	}
+	return true;
+}
+
+/* ---- lifecycle -------------------------------------------------------------------------- */
+
+static void
+on_grace_end(uv_timer_t *t)
+{
+	struct worker *w = t->data;
+	if (w->nconns > 0)
+		log_debug("worker %u: closing %u TCP connections at the end of the grace period",
+		          w->id, w->nconns);
+	tcp_conns_close_all(w);
+	uv_close((uv_handle_t *)&w->grace, NULL);
+}
+
+static void
+on_wake(uv_async_t *a)
+{
+	struct worker *w = a->data;
+
+	if (!atomic_load(&w->stop_requested) || w->stopping)
+		return;
+	w->stopping = true;
+	/* Stop taking work: UDP sockets and listeners close now, connections finish
+	 * the answers they owe (RFC 7766 6.2.3 lets a server close idle connections). */
+	for (size_t i = 0; i < w->nsock; i++) {
+		udp_sock_close(&w->udp[i]);
+		tcp_listener_close(&w->tcpl[i]);
+	}
+	uv_close((uv_handle_t *)&w->wake, NULL);
+	tcp_conns_drain(w);
+	if (w->nconns > 0) {
+		uv_timer_start(&w->grace, on_grace_end, SHUTDOWN_GRACE_MS, 0);
+	} else {
+		uv_close((uv_handle_t *)&w->grace, NULL);
+	}
+}
+
+int
+worker_init(struct worker *w, unsigned id, struct daemon_shared *sh, struct zones_db *db,
+            const struct daemon_conf *c, const int *udp_fds, const int *tcp_fds)
+{
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->sh = sh;
+	w->nsock = c->nlisten;
+	w->zsnap = zones_snapshot_new(db);
+	w->udp = calloc(c->nlisten, sizeof(*w->udp));
+	w->tcpl = calloc(c->nlisten, sizeof(*w->tcpl));
+	w->rxbuf = malloc(sizeof(*w->rxbuf) * WORKER_BATCH);
+	w->txbuf = malloc(sizeof(*w->txbuf) * WORKER_BATCH);
+	w->tcp_scratch = malloc(TCP_MSG_MAX);
+	if (w->zsnap == NULL || w->udp == NULL || w->tcpl == NULL || w->rxbuf == NULL ||
+	    w->txbuf == NULL || w->tcp_scratch == NULL) {
+		for (size_t i = 0; i < c->nlisten; i++) {
+			close(udp_fds[i]);
+			close(tcp_fds[i]);
+		}
+		w->nsock = 0;
+		return -ENOMEM;
+	}
+	w->actx.zsnap = w->zsnap;
+	w->actx.stats = &w->stats;
+	w->actx.conf = atomic_load(&sh->conf);
+
+	rc = uv_loop_init(&w->loop);
+	if (rc != 0)
+		return rc;
+	w->loop.data = w;
+	uv_async_init(&w->loop, &w->wake, on_wake);
+	w->wake.data = w;
+	uv_timer_init(&w->loop, &w->grace);
+	w->grace.data = w;
+	for (size_t i = 0; i < c->nlisten; i++) {
+		int r1 = udp_sock_init(w, &w->udp[i], udp_fds[i]);
+		int r2 = tcp_listener_init(w, &w->tcpl[i], tcp_fds[i]);
+		if (rc == 0)
+			rc = r1 != 0 ? r1 : r2;
+	}
+	return rc;
+}
+
+static void
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	for (size_t i = 0; i < w->nsock; i++) {
+		if (tcp_listener_start(&w->tcpl[i]) != 0)
+			log_err("worker %u: cannot listen on TCP socket %zu", w->id, i);
+	}
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+int
+worker_start(struct worker *w)
+{
+	return uv_thread_create(&w->thread, worker_main, w);
+}
+
+void
+worker_stop(struct worker *w)
+{
+	atomic_store(&w->stop_requested, true);
+	uv_async_send(&w->wake);
+}
+
+void
+worker_join(struct worker *w)
+{
+	uv_thread_join(&w->thread);
+}
+
+static void
+close_walk(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+void
+worker_deinit(struct worker *w)
+{
+	if (w->loop.data == w) {
+		/* A worker that never ran (start-up failed) still has open handles. */
+		for (size_t i = 0; i < w->nsock && !w->stopping; i++) {
+			udp_sock_close(&w->udp[i]);
+			tcp_listener_close(&w->tcpl[i]);
+		}
+		uv_walk(&w->loop, close_walk, NULL);
+		uv_run(&w->loop, UV_RUN_DEFAULT);
+		if (uv_loop_close(&w->loop) != 0)
+			log_warn("worker %u: loop still busy at exit", w->id);
+	}
+	zones_snapshot_free(w->zsnap);
+	free(w->udp);
+	free(w->tcpl);
+	free(w->rxbuf);
+	free(w->txbuf);
+	free(w->tcp_scratch);
+	memset(w, 0, sizeof(*w));
+}
