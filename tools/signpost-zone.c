@@ -110,25 +110,28 @@ finish(int rc, const char *what, const char *subject)
 
 /* ---- the database ---------------------------------------------------------------------- */
 
+enum db_mode { DB_READ, DB_WRITE, DB_CREATE };
+
 static int
-open_db(const char *dir, bool rdonly, struct zones_db **db)
+open_db(const char *dir, enum db_mode mode, struct zones_db **db)
 {
 	struct stat st;
 	int rc;
 
-	/* A reader must not create an empty database where the operator mistyped a path. */
-	if (rdonly && stat(dir, &st) != 0) {
+	/* Only compile creates: list, dump and delete must not leave an empty database where
+	 * the operator mistyped a path. */
+	if (mode != DB_CREATE && stat(dir, &st) != 0) {
 		fprintf(stderr, "%s: cannot open database %s: %s\n", PROG, dir, strerror(errno));
 		return EXIT_USAGE;
 	}
-	if (!rdonly && stat(dir, &st) != 0) {
+	if (mode == DB_CREATE && stat(dir, &st) != 0) {
 		if (errno != ENOENT || mkdir(dir, 0755) != 0) {
 			fprintf(stderr, "%s: cannot create database directory %s: %s\n", PROG, dir,
 			        strerror(errno));
 			return EXIT_USAGE;
 		}
 	}
-	rc = zones_db_open(dir, rdonly ? ZONES_DB_RDONLY : 0, 0, db);
+	rc = zones_db_open(dir, mode == DB_READ ? ZONES_DB_RDONLY : 0, 0, db);
 	if (rc != 0) {
 		if (rc == SP_ESCHEMA) {
 			fprintf(stderr, "%s: cannot open database %s: %s (was it written by "
@@ -193,7 +196,7 @@ cmd_compile(const struct cmd_opts *o, char **argv)
 
 	if (ex != EXIT_OK)
 		return ex;
-	ex = open_db(o->db, false, &db);
+	ex = open_db(o->db, DB_CREATE, &db);
 	if (ex != EXIT_OK)
 		return ex;
 	int rc = zones_compile_file(db, origin, path, &o->compile, &rep);
@@ -273,7 +276,7 @@ cmd_list(const struct cmd_opts *o, char **argv)
 {
 	struct list_ctx lc = { .json = o->json };
 	struct zones_db *db = NULL;
-	int ex = open_db(o->db, true, &db);
+	int ex = open_db(o->db, DB_READ, &db);
 
 	(void)argv;
 	if (ex != EXIT_OK)
@@ -294,7 +297,7 @@ static int
 cmd_dump(const struct cmd_opts *o, char **argv)
 {
 	struct zones_db *db = NULL;
-	int ex = open_db(o->db, true, &db);
+	int ex = open_db(o->db, DB_READ, &db);
 
 	if (ex != EXIT_OK)
 		return ex;
@@ -311,7 +314,7 @@ static int
 cmd_delete(const struct cmd_opts *o, char **argv)
 {
 	struct zones_db *db = NULL;
-	int ex = open_db(o->db, false, &db);
+	int ex = open_db(o->db, DB_WRITE, &db);
 
 	if (ex != EXIT_OK)
 		return ex;
