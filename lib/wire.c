@@ -67,8 +67,8 @@ read_name(struct wire_reader *r, uint8_t *out, size_t *outlen)
 {
 	const uint8_t *buf = r->buf;
 	size_t len = r->len, pos = r->pos, end = 0, n = 0;
-	/* Without a loop every pointer lands on a different 2-octet pointer or label, so
-	 * more hops than len/2 + 1 mean a loop (ldns counts to 65535 instead). */
+	/* Pointers go strictly backwards, so chains end; the hop bound is a second
+	 * guard that costs nothing. */
 	size_t hops = 0, maxhops = len / 2 + 1;
 
 	for (;;) {
@@ -79,7 +79,10 @@ read_name(struct wire_reader *r, uint8_t *out, size_t *outlen)
 			if (pos + 2 > len)
 				return SP_EPARSE;
 			size_t target = (size_t)(c & 0x3f) << 8 | buf[pos + 1];
-			if (target == 0 || target >= len || ++hops > maxhops)
+			/* RFC 1035 4.1.4: a pointer refers to a prior occurrence. NSD and
+			 * Knot reject forward pointers (ldns accepts them); pointing
+			 * strictly backwards also makes every chain end. */
+			if (target == 0 || target >= pos || ++hops > maxhops)
 				return SP_EPARSE;
 			if (end == 0)
 				end = pos + 2;

@@ -3,8 +3,7 @@
  *
  * Both work on memory the caller provides and never allocate; any thread. The reader is
  * what the answer path parses untrusted queries with, so every read checks its bounds
- * and a name's pointers are followed at most len/2 times (a chain longer than that must
- * revisit an offset: a loop). */
+ * and a name's pointers must point backwards (so no chain loops). */
 #ifndef SP_WIRE_H
 #define SP_WIRE_H
 
@@ -32,7 +31,8 @@ int wire_read_bytes(struct wire_reader *r, size_t n, const uint8_t **p);
  * uncompressed, case kept, and sets *outlen to its wire length. Rejects with SP_EPARSE
  * what ldns_wire2dname() rejects: a label type other than 00 and 11, a pointer to
  * offset 0 or past the end, a loop, labels running past the end, a name longer than
- * 255 octets. The position ends after the first pointer or the root label. */
+ * 255 octets; and, like NSD and Knot, a pointer that does not point before itself.
+ * The position ends after the first pointer or the root label. */
 int wire_read_name(struct wire_reader *r, uint8_t *out, size_t *outlen);
 /* Skips a possibly compressed name with the same checks as wire_read_name(). */
 int wire_skip_name(struct wire_reader *r);

@@ -177,7 +177,7 @@ put_additional(struct resp *rs)
 				continue;
 			}
 			if (rs->q->dnssec_ok && !occluded)
-				answer__put_rrsig(rs, &node, a->name, types[t], rr.ttl, false);
+				answer__put_rrsig(rs, &node, a->name, types[t], false);
 		}
 	}
 }
@@ -212,7 +212,7 @@ put_negative(struct resp *rs, const struct zones_result *res, const uint8_t *nam
 		return;
 	struct zones_node apex;
 	if (zones_find_node(rs->ctx->zsnap, &res->zone, res->zone.apex, &apex))
-		answer__put_rrsig(rs, &apex, res->zone.apex, TYPE_SOA, ttl, true);
+		answer__put_rrsig(rs, &apex, res->zone.apex, TYPE_SOA, true);
 	answer__put_denial(rs, res, name, kind);
 }
 
@@ -231,26 +231,32 @@ put_referral(struct resp *rs, const struct zones_result *res, const uint8_t *nam
 		answer__put_referral_ds(rs, res, cut);
 }
 
-/* RFC 8482 4.2: over UDP, ANY gets one RRset of the node (the first in the store's
- * order, skipping signatures and NSEC); over TCP, where size is not an amplification
- * lever, all of them. With DO each comes with its RRSIG. */
+/* RFC 8482 4.2: ANY gets one RRset of the node, the first in the store's order
+ * (signatures and NSEC skipped), over UDP and TCP alike as NSD and Knot do; with DO,
+ * its RRSIG. QTYPE RRSIG (RFC 4035 3.1.5 leaves it open) gets every RRSIG RRset of the
+ * node, as NSD does. A node with neither is NODATA. */
 static void
-put_any(struct resp *rs, const struct zones_result *res, const uint8_t *name)
+put_node_sets(struct resp *rs, const struct zones_result *res, const uint8_t *name)
 {
 	size_t pos = 0;
 	struct zones_rrset rr;
 	unsigned n = 0;
+	bool sigs = rs->q->qtype == TYPE_RRSIG;
 
-	while (zones_node_next(&res->node, &pos, &rr)) {
-		if (rr.type == TYPE_RRSIG || rr.type == TYPE_NSEC || rr.type == TYPE_NSEC3)
+	for (unsigned i = 0; i < 1024 && zones_node_next(&res->node, &pos, &rr); i++) {
+		if (sigs != (rr.type == TYPE_RRSIG))
+			continue;
+		if (!sigs && (rr.type == TYPE_NSEC || rr.type == TYPE_NSEC3))
 			continue;
 		if (!answer__add(rs, name, &rr, rr.ttl))
 			return;
+		n++;
+		if (sigs)
+			continue;
 		want_targets(rs, &rr, &res->zone, NULL);
 		if (rs->q->dnssec_ok)
-			answer__put_rrsig(rs, &res->node, name, rr.type, rr.ttl, true);
-		if (++n == 1 && !rs->tcp)
-			break;
+			answer__put_rrsig(rs, &res->node, name, rr.type, true);
+		break;
 	}
 	if (n == 0)
 		put_negative(rs, res, name, ZONES_NODATA);
@@ -282,7 +288,7 @@ follow_dname(struct resp *rs, const struct zones_result *res, const uint8_t *nam
 	if (!answer__add(rs, owner, &res->rrset, res->rrset.ttl))
 		return NULL;
 	if (rs->q->dnssec_ok)
-		answer__put_rrsig(rs, &res->node, owner, TYPE_DNAME, res->rrset.ttl, true);
+		answer__put_rrsig(rs, &res->node, owner, TYPE_DNAME, true);
 
 	size_t prefix = (size_t)(owner - name), tlen = dname_len(target);
 	if (prefix + tlen > DNAME_MAXLEN) {
@@ -349,21 +355,21 @@ answer_zones(struct resp *rs)
 			 * step 3a ends in "go back to step 1" only for our own data). */
 			return true;
 		case ZONES_FOUND:
-			if (qtype == TYPE_ANY) {
-				put_any(rs, &res, name);
+			if (qtype == TYPE_ANY || qtype == TYPE_RRSIG) {
+				put_node_sets(rs, &res, name);
 				break;
 			}
 			if (!answer__add(rs, name, &res.rrset, res.rrset.ttl))
 				return true;
 			want_targets(rs, &res.rrset, &res.zone, NULL);
 			if (rs->q->dnssec_ok)
-				answer__put_rrsig(rs, &res.node, name, qtype, res.rrset.ttl, true);
+				answer__put_rrsig(rs, &res.node, name, qtype, true);
 			break;
 		case ZONES_CNAME:
 			if (!answer__add(rs, name, &res.rrset, res.rrset.ttl))
 				return true;
 			if (rs->q->dnssec_ok)
-				answer__put_rrsig(rs, &res.node, name, TYPE_CNAME, res.rrset.ttl, true);
+				answer__put_rrsig(rs, &res.node, name, TYPE_CNAME, true);
 			/* RFC 1034 3.6.2: ANY matches the CNAME itself; nothing to follow. */
 			if (qtype != TYPE_ANY)
 				next = cname_target(&res.rrset);
@@ -372,7 +378,10 @@ answer_zones(struct resp *rs)
 			next = follow_dname(rs, &res, name, synth[hop < ANSWER_MAX_CHAIN ? hop : 0]);
 			break;
 		case ZONES_NODATA:
-			put_negative(rs, &res, name, kind);
+			if (qtype == TYPE_RRSIG || qtype == TYPE_ANY)
+				put_node_sets(rs, &res, name);
+			else
+				put_negative(rs, &res, name, kind);
 			break;
 		case ZONES_NXDOMAIN:
 			/* RFC 6604 3: after a CNAME chain the RCODE describes the last name. */
@@ -413,7 +422,8 @@ answer_chaos(struct resp *rs)
 		if (dname_equal(rs->q->qname, names[i]))
 			text = i < 2 ? rs->ctx->conf->version : rs->ctx->conf->identity;
 	}
-	if (text == NULL || (rs->q->qtype != TYPE_TXT && rs->q->qtype != TYPE_ANY)) {
+	/* Only TXT: ANY is REFUSED too (Knot; NSD answers it). */
+	if (text == NULL || rs->q->qtype != TYPE_TXT) {
 		rs->rcode = RCODE_REFUSED;
 		return;
 	}
@@ -435,7 +445,7 @@ answer_chaos(struct resp *rs)
 	struct zones_rrset rr = {
 		.type = TYPE_TXT, .ttl = 0, .count = 1, .len = (uint16_t)n, .rdata = rdata,
 	};
-	rs->aa = true;
+	/* No AA: these are not zone data (NSD and Knot leave it clear). */
 	rs->rrclass = CLASS_CH;
 	rs->section = 0;
 	answer__add(rs, rs->q->qname, &rr, 0);
@@ -532,22 +542,32 @@ answer_sections(struct resp *rs, enum query_verdict v)
 		rs->rcode = RCODE_BADVERS;  /* RFC 6891 6.1.3: nothing else is answered */
 		return;
 	}
+	if (v == QUERY_NOTAUTH) {
+		rs->rcode = RCODE_NOTAUTH;  /* TSIG with a key we do not have (BADKEY) */
+		return;
+	}
 	if (q->opcode != 0) {
-		rs->rcode = RCODE_NOTIMP;   /* IQUERY, STATUS, NOTIFY, UPDATE: not yet */
+		/* IQUERY, STATUS, NOTIFY, UPDATE, DSO: not (yet) implemented (RFC 1035
+		 * 4.1.1). NSD says REFUSED to NOTIFY, Knot NOTAUTH: see conformance.md. */
+		rs->rcode = RCODE_NOTIMP;
 		return;
 	}
 	switch (q->qtype) {
-	case TYPE_AXFR: case TYPE_IXFR:
-		rs->rcode = RCODE_REFUSED;  /* transfers are a later issue */
+	case 0:
+		/* TYPE0 is reserved (RFC 6895 3.1): NOTIMP like Knot (NSD: NODATA). */
+		rs->rcode = RCODE_NOTIMP;
 		return;
-	case TYPE_OPT: case TYPE_TSIG: case TYPE_TKEY:
-		/* RFC 6895 3.1: meta-types only live in a message, never in a question. */
-		rs->rcode = RCODE_FORMERR;
+	case TYPE_AXFR:
+		/* RFC 5936 4.2: AXFR is a TCP matter; over UDP both peers say NOTIMP.
+		 * Over TCP: REFUSED until transfers land (a later issue). */
+		rs->rcode = rs->tcp ? RCODE_REFUSED : RCODE_NOTIMP;
 		return;
-	case TYPE_MAILA: case TYPE_MAILB:
-		rs->rcode = RCODE_NOTIMP;   /* obsolete (RFC 2505 / RFC 883 legacy) */
+	case TYPE_IXFR:
+		rs->rcode = RCODE_REFUSED;
 		return;
 	default:
+		/* Other meta-types (OPT, TSIG, MAILA...) are looked up like data types
+		 * and find nothing: NODATA, as NSD and Knot answer. */
 		break;
 	}
 	if (q->qclass == CLASS_CH) {
@@ -562,6 +582,10 @@ answer_sections(struct resp *rs, enum query_verdict v)
 		rs->rcode = RCODE_REFUSED;
 		return;
 	}
+	/* QCLASS * (RFC 6895 3.2): answered from IN, but not authoritatively, since
+	 * the answer may not be complete for every class (NSD; Knot sets AA). */
+	if (q->qclass == CLASS_ANY)
+		rs->aa = false;
 	answer__put_proofs(rs);
 	if (!rs->tc)
 		put_additional(rs);

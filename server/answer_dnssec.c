@@ -12,18 +12,18 @@
 
 void
 answer__put_rrsig(struct resp *rs, const struct zones_node *node, const uint8_t *owner,
-                  uint16_t type, uint32_t ttl, bool required)
+                  uint16_t type, bool required)
 {
 	struct zones_rrset sig;
 
 	if (!zones_node_rrset(node, TYPE_RRSIG, type, &sig))
 		return;
-	/* RFC 4034 3: an RRSIG's TTL is the TTL of the RRset it covers (which for a
-	 * negative SOA is the RFC 2308 one). */
+	/* The stored TTL (the signer's): for the SOA of a negative answer NSD and Knot
+	 * also keep it, while the SOA itself gets the RFC 2308 one. */
 	if (required)
-		answer__add(rs, owner, &sig, ttl);
+		answer__add(rs, owner, &sig, sig.ttl);
 	else
-		(void)answer__put_rrset(rs, owner, &sig, ttl);
+		(void)answer__put_rrset(rs, owner, &sig, sig.ttl);
 }
 
 /* Writes the NSEC of node (owned by owner) and its RRSIG; false if not written. */
@@ -36,7 +36,7 @@ put_nsec(struct resp *rs, const struct zones_node *node, const uint8_t *owner)
 		return false;
 	if (!answer__add(rs, owner, &nsec, nsec.ttl))
 		return false;
-	answer__put_rrsig(rs, node, owner, TYPE_NSEC, nsec.ttl, true);
+	answer__put_rrsig(rs, node, owner, TYPE_NSEC, true);
 	return true;
 }
 
@@ -115,7 +115,7 @@ answer__put_referral_ds(struct resp *rs, const struct zones_result *res, const u
 	if (zones_node_rrset(&res->node, TYPE_DS, 0, &ds)) {
 		if (zones_node_rrset(&res->node, TYPE_RRSIG, TYPE_DS, &sig) &&
 		    answer__add(rs, cut, &ds, ds.ttl))
-			answer__add(rs, cut, &sig, ds.ttl);
+			answer__add(rs, cut, &sig, sig.ttl);
 		return;
 	}
 	/* RFC 4035 3.1.4.1: no DS: the NSEC at the cut shows it absent (an insecure

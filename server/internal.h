@@ -69,6 +69,7 @@ enum query_verdict {
 	QUERY_DROP,                 /* QR=1 or shorter than a header: send nothing */
 	QUERY_FORMERR,              /* malformed: answer FORMERR (the question if it parsed) */
 	QUERY_BADVERS,              /* EDNS version > 0 (RFC 6891 6.1.3) */
+	QUERY_NOTAUTH,              /* signed with TSIG: we have no keys (RFC 8945 5.2.2) */
 };
 
 /* Parses the header, question and EDNS OPT of pkt (len octets) into q. Accepts what
@@ -95,10 +96,11 @@ enum {
 enum { CLASS_IN = 1, CLASS_CH = 3, CLASS_ANY = 255 };
 enum {
 	RCODE_NOERROR = 0, RCODE_FORMERR = 1, RCODE_SERVFAIL = 2, RCODE_NXDOMAIN = 3,
-	RCODE_NOTIMP = 4, RCODE_REFUSED = 5, RCODE_YXDOMAIN = 6, RCODE_BADVERS = 16,
+	RCODE_NOTIMP = 4, RCODE_REFUSED = 5, RCODE_YXDOMAIN = 6, RCODE_NOTAUTH = 9,
+	RCODE_BADVERS = 16,
 };
 #define OPT_NSID 3
-#define ANSWER_MAX_CHAIN 16     /* CNAME/DNAME links followed (Knot: 20? NSD: 8..) */
+#define ANSWER_MAX_CHAIN 16     /* CNAME/DNAME links followed in one answer */
 #define ANSWER_MAX_ADDL 32      /* NS/MX/SRV targets looked up for the additional section */
 #define ANSWER_MAX_PROOFS 4     /* deferred wildcard NSEC proofs */
 
@@ -137,10 +139,10 @@ bool answer__add(struct resp *rs, const uint8_t *owner, const struct zones_rrset
                  uint32_t ttl);
 
 /* answer_dnssec.c (called only when the query has DO). */
-/* The RRSIG covering type at node, with the covered RRset's ttl; required ones truncate
- * the message when they do not fit (RFC 4035 3.1.1), others are just left out. */
+/* The RRSIG covering type at node; required ones truncate the message when they do
+ * not fit (RFC 4035 3.1.1), others are just left out. */
 void answer__put_rrsig(struct resp *rs, const struct zones_node *node, const uint8_t *owner,
-                       uint16_t type, uint32_t ttl, bool required);
+                       uint16_t type, bool required);
 /* NSEC denial for NXDOMAIN or NODATA (RFC 4035 3.1.3). */
 void answer__put_denial(struct resp *rs, const struct zones_result *res, const uint8_t *name,
                         int kind);

@@ -5,10 +5,11 @@
  *
  * The verdicts follow ldns_wire2pkt() so that fuzzing one against the other agrees:
  * names through wire_read_name() (same label, pointer and length rules), every record
- * of every section must be complete. On top of ldns we reject what the RFCs make
- * FORMERR and ldns lets through: QDCOUNT other than 1 (RFC 9619 for QUERY), two OPT
- * records, an OPT in the answer or authority section or not owned by the root
- * (RFC 6891 6.1.1), and OPT options running past the RDATA. */
+ * of every section must be complete. On top of ldns we reject, like NSD, what the RFCs
+ * make FORMERR and ldns lets through: QDCOUNT other than 1 (RFC 9619), a non-zero RCODE
+ * or records in the answer/authority sections of a query, two OPT records, an OPT not
+ * owned by the root (RFC 6891 6.1.1), OPT options running past the RDATA, a forward
+ * compression pointer, a malformed or misplaced TSIG. */
 #include <string.h>
 
 #include "lib/wire.h"
@@ -36,9 +37,29 @@ parse_options(struct query *q, const uint8_t *p, size_t len)
 	return QUERY_OK;
 }
 
-/* Reads one resource record of section (1 answer, 2 authority, 3 additional). */
+/* RFC 8945 4.2: a TSIG RR's RDATA is the algorithm name, 48-bit time, fudge, MAC size
+ * and MAC, original ID, error, other-data length and data; it must fill RDLENGTH. NSD and
+ * Knot say FORMERR to a TSIG that does not. */
+static bool
+tsig_well_formed(const uint8_t *p, size_t len)
+{
+	struct wire_reader r;
+	uint16_t n;
+	const uint8_t *skip;
+
+	wire_reader_init(&r, p, len);
+	if (wire_skip_name(&r) != 0 || wire_read_bytes(&r, 8, &skip) != 0 ||
+	    wire_read_u16(&r, &n) != 0 || wire_read_bytes(&r, n, &skip) != 0 ||
+	    wire_read_bytes(&r, 4, &skip) != 0 || wire_read_u16(&r, &n) != 0 ||
+	    wire_read_bytes(&r, n, &skip) != 0)
+		return false;
+	return wire_reader_left(&r) == 0;
+}
+
+/* Reads one resource record of section (1 answer, 2 authority, 3 additional); last is
+ * set for the final record of the message. */
 static enum query_verdict
-parse_rr(struct query *q, struct wire_reader *r, int section)
+parse_rr(struct query *q, struct wire_reader *r, int section, bool last)
 {
 	uint8_t owner[DNAME_MAXLEN];
 	size_t owner_len;
@@ -50,6 +71,13 @@ parse_rr(struct query *q, struct wire_reader *r, int section)
 	    wire_read_u16(r, &class) != 0 || wire_read_u32(r, &ttl) != 0 ||
 	    wire_read_u16(r, &rdlen) != 0 || wire_read_bytes(r, rdlen, &rdata) != 0)
 		return QUERY_FORMERR;
+	if (type == TYPE_TSIG) {
+		/* RFC 8945 5.1: the TSIG RR is the last one of the additional section.
+		 * We have no keys yet: a well-formed one gets NOTAUTH (BADKEY, 5.2.2). */
+		if (section != 3 || !last || !tsig_well_formed(rdata, rdlen))
+			return QUERY_FORMERR;
+		return QUERY_NOTAUTH;
+	}
 	if (type != TYPE_OPT)
 		return QUERY_OK;
 	/* RFC 6891 6.1.1: one OPT at most, in the additional section, owned by root. */
@@ -68,12 +96,7 @@ query_parse(struct query *q, const uint8_t *pkt, size_t len)
 	struct wire_reader r;
 	uint16_t flags, counts[4];
 
-	memset(q, 0, offsetof(struct query, qname));
-	q->qname_len = 0;
-	q->edns = q->dnssec_ok = q->nsid = false;
-	q->edns_size = 0;
-	q->edns_version = 0;
-	q->qtype = q->qclass = 0;
+	memset(q, 0, sizeof(*q));
 	if (len < 12 || (pkt[2] & 0x80) != 0)
 		return QUERY_DROP;  /* nothing to answer, or an answer: never reply to one */
 
@@ -86,7 +109,7 @@ query_parse(struct query *q, const uint8_t *pkt, size_t len)
 	q->rd = (flags & 0x0100) != 0;
 	q->cd = (flags & 0x0010) != 0;
 
-	/* RFC 9619: a QUERY carries exactly one question; Knot and NSD say FORMERR. */
+	/* RFC 9619: a QUERY carries exactly one question; NSD says FORMERR (Knot drops). */
 	if (counts[0] != 1)
 		return QUERY_FORMERR;
 	if (wire_read_name(&r, q->qname, &q->qname_len) != 0 ||
@@ -97,16 +120,25 @@ query_parse(struct query *q, const uint8_t *pkt, size_t len)
 	 * NOTIFY's SOA) mean something else, so they are not read. */
 	if (q->opcode != 0)
 		return QUERY_OK;
+	/* A query has no RCODE, no answers and no authority records, except the SOA of an
+	 * IXFR (RFC 1995 3). NSD answers FORMERR to these; Knot ignores them. */
+	if ((flags & 0xf) != 0 || counts[1] != 0 || (counts[2] != 0 && q->qtype != TYPE_IXFR))
+		return QUERY_FORMERR;
 
-	for (int s = 1; s <= 3; s++) {
+	enum query_verdict verdict = QUERY_OK;
+	for (int s = 2; s <= 3; s++) {
 		for (unsigned i = 0; i < counts[s]; i++) {
-			enum query_verdict v = parse_rr(q, &r, s);
-			if (v != QUERY_OK)
+			bool last = s == 3 && i + 1 == counts[s];
+			enum query_verdict v = parse_rr(q, &r, s, last);
+			if (v == QUERY_NOTAUTH)
+				verdict = v;
+			else if (v != QUERY_OK)
 				return v;
 		}
 	}
-	/* Octets after the last counted record are ignored (NSD, Knot and ldns do). */
-	if (q->edns && q->edns_version != 0)
+	/* Octets after the last counted record are ignored (NSD and ldns do; Knot says
+	 * FORMERR). */
+	if (verdict == QUERY_OK && q->edns && q->edns_version != 0)
 		return QUERY_BADVERS;
-	return QUERY_OK;
+	return verdict;
 }
