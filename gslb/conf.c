@@ -380,19 +380,19 @@ parse_check(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, con
 	if (p->errors != before)
 		return;
 	if ((int)ck->type == -1) {
-		perr(p, v, path, "type is required (tcp, http, https or external)");
+		perr(p, k, path, "type is required (tcp, http, https or external)");
 		return;
 	}
 	if (ck->timeout_ms > ck->interval_ms)
-		perr(p, v, path, "timeout (%ums) must not exceed interval (%ums)", ck->timeout_ms,
+		perr(p, k, path, "timeout (%ums) must not exceed interval (%ums)", ck->timeout_ms,
 		     ck->interval_ms);
 	bool web = ck->type == GSLB_CHECK_HTTP || ck->type == GSLB_CHECK_HTTPS;
 	if (!web && (ck->path || ck->host || ck->expect_body || ck->n_expect || ck->user_agent))
-		perr(p, v, path, "path, host, expect-status, expect-body and user-agent are for http(s)");
+		perr(p, k, path, "path, host, expect-status, expect-body and user-agent are for http(s)");
 	if (ck->type != GSLB_CHECK_HTTPS && (ck->ca_file || ck->sni))
-		perr(p, v, path, "ca-file and sni are for https");
+		perr(p, k, path, "ca-file and sni are for https");
 	if (ck->type != GSLB_CHECK_EXTERNAL && ck->file)
-		perr(p, v, path, "file is for external checks");
+		perr(p, k, path, "file is for external checks");
 	if (web && ck->n_expect == 0) {
 		ck->expect_status[0] = 200;
 		ck->n_expect = 1;
