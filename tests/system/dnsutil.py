@@ -475,7 +475,9 @@ def start_nsd(workdir, zones, port=None, wait=True, wait_timeout=10.0, server_co
              "  version: %s" % yaml_str(version),
              "  hide-version: no",
              "  hide-identity: no",
-             "  ipv4-edns-size: 1232"]
+             "  ipv4-edns-size: 1232",
+             "  rrl-ratelimit: 0",             # response rate limiting would drop test and
+             "  rrl-whitelist-ratelimit: 0"]   # benchmark traffic from 127.0.0.1
     lines += ["  %s: %s" % kv for kv in (extra or {}).items()]
     lines += ["remote-control:", "  control-enable: no"]
     for origin, base in zl:
