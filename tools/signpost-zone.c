@@ -22,9 +22,10 @@
 
 #define PROG "signpost-zone"
 
-/* The daemon and this tool share the zone database; its default location comes from
- * configure (--localstatedir), and SIGNPOST_STATE_DIR moves it for tests and quickstart. */
-#define DB_SUBDIR "/zones"
+/* The daemon and this tool share the zone database: signpostd opens <state-dir>/db
+ * (server/main.c). The state directory defaults to configure's --localstatedir, and
+ * SIGNPOST_STATE_DIR moves it, as it does for the daemon (tests, tools/quickstart). */
+#define DB_SUBDIR "/db"
 
 enum exit_code { EXIT_OK = 0, EXIT_ZONE = 1, EXIT_USAGE = 2 };
 
@@ -346,7 +347,7 @@ usage_options(FILE *f, unsigned opts)
 {
 	if (opts & OPT_DB) {
 		fprintf(f, "  --db DIR            zone database directory (default: %s;\n"
-		        "                      $SIGNPOST_STATE_DIR/zones when that is set)\n",
+		        "                      $SIGNPOST_STATE_DIR/db when that is set)\n",
 		        SP_STATEDIR DB_SUBDIR);
 	}
 	if (opts & OPT_TTLMAX) {

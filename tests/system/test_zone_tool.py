@@ -30,7 +30,7 @@ def test_help_names_every_command_the_exit_codes_and_the_built_in_db_directory()
     for c in COMMANDS:
         assert re.search(rf"^\s+{c}\b", r.stdout, re.M), f"{c} missing from --help"
     # The default comes from configure's localstatedir, not from a path baked into the source.
-    assert re.search(r"default: \S*/lib/signpost/zones", r.stdout), r.stdout
+    assert re.search(r"default: \S*/lib/signpost/db", r.stdout), r.stdout
     assert "Exit status" in r.stdout and "2 usage" in r.stdout
 
 
@@ -201,7 +201,7 @@ def test_db_defaults_to_the_state_directory(tmp_path):
     env = {"SIGNPOST_STATE_DIR": str(tmp_path)}
     r = u.run_tool("compile", "broken.example.", BASE, env=env)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "zones").is_dir()
+    assert (tmp_path / "db").is_dir()
     r = u.run_tool("list", env=env)
     assert "broken.example." in r.stdout
     # Without the variable the built-in directory is used (absent here, so a clear error
