@@ -1,0 +1,1077 @@
+/* test_zones.c - zones/: master file checks, compiling into LMDB, and lookups.
+ * Every fixture is a zone written to a temporary file and compiled into a temporary
+ * database; assertions are on what zones_lookup() and the reports really return. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <ldns/ldns.h>
+#include <lmdb.h>
+
+#include "lib/dname.h"
+#include "lib/errors.h"
+#include "lib/log.h"
+#include "zones/zones.h"
+
+#define N(s) ((const uint8_t *)(s))
+
+/* ---- fixture helpers ---------------------------------------------------------------- */
+
+struct msg {
+	enum zones_severity sev;
+	char file[64];
+	unsigned line;
+	char text[512];
+};
+
+struct fixture {
+	char dir[64];
+	char dbdir[80];
+	struct zones_db *db;
+	struct zones_snapshot *snap;
+	struct zones_report rep;
+	struct msg msgs[32];
+	unsigned nmsgs;
+};
+
+static void
+collect(void *ctx, enum zones_severity sev, const char *file, unsigned line, const char *text)
+{
+	struct fixture *f = ctx;
+	if (f->nmsgs == sizeof(f->msgs) / sizeof(f->msgs[0]))
+		return;
+	struct msg *m = &f->msgs[f->nmsgs++];
+	const char *base = strrchr(file, '/');
+	m->sev = sev;
+	snprintf(m->file, sizeof(m->file), "%s", base ? base + 1 : file);
+	m->line = line;
+	snprintf(m->text, sizeof(m->text), "%s", text);
+}
+
+static void
+reset_report(struct fixture *f)
+{
+	f->rep = (struct zones_report){.fn = collect, .ctx = f};
+	f->nmsgs = 0;
+}
+
+/* The message of severity sev at file:line containing text, or fail. */
+static void
+expect_msg(struct fixture *f, enum zones_severity sev, const char *file, unsigned line,
+           const char *text)
+{
+	for (unsigned i = 0; i < f->nmsgs; i++) {
+		struct msg *m = &f->msgs[i];
+		if (m->sev == sev && m->line == line && strcmp(m->file, file) == 0 &&
+		    strstr(m->text, text) != NULL)
+			return;
+	}
+	for (unsigned i = 0; i < f->nmsgs; i++)
+		print_message("  got %s:%u: %s: %s\n", f->msgs[i].file, f->msgs[i].line,
+		              f->msgs[i].sev == ZONES_ERROR ? "error" : "warning", f->msgs[i].text);
+	fail_msg("expected %s at %s:%u containing '%s'",
+	         sev == ZONES_ERROR ? "error" : "warning", file, line, text);
+}
+
+static void
+write_file(struct fixture *f, const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static int
+compile_text(struct fixture *f, const char *origin, const char *name, const char *text,
+             const struct zones_compile_opts *o)
+{
+	char path[256];
+	write_file(f, name, text);
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	reset_report(f);
+	return zones_compile_file(f->db, origin, path, o, &f->rep);
+}
+
+static int
+check_text(struct fixture *f, const char *text)
+{
+	char path[256];
+	write_file(f, "z.zone", text);
+	snprintf(path, sizeof(path), "%s/z.zone", f->dir);
+	reset_report(f);
+	return zones_check_file("example.", path, NULL, &f->rep);
+}
+
+static int
+setup_empty(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_zones.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->dbdir, sizeof(f->dbdir), "%s/db", f->dir);
+	assert_int_equal(zones_db_open(f->dbdir, 0, 64u << 20, &f->db), 0);
+	f->snap = zones_snapshot_new(f->db);
+	assert_non_null(f->snap);
+	reset_report(f);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+	zones_snapshot_free(f->snap);
+	zones_db_close(f->db);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static const char example_zone[] =
+	"$ORIGIN example.\n"
+	"$TTL 3600\n"
+	"@       SOA ns1 hostmaster (\n"
+	"            2024010101 ; serial\n"
+	"            7200 3600 1209600 300 )\n"
+	"@       NS ns1\n"
+	"@       NS ns2.example.net.\n"
+	"ns1     A 192.0.2.1\n"
+	"www     A 192.0.2.10\n"
+	"        AAAA 2001:db8::10\n"
+	"alias   CNAME www\n"
+	"*.wild  TXT \"wild; not a comment\"\n"
+	"*.wild  MX 10 www\n"
+	"x.wild  A 192.0.2.20\n"
+	"a.b.ent A 192.0.2.30\n"
+	"*.ent   A 192.0.2.31\n"
+	"sub     NS ns.sub\n"
+	"sub     DS 12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE3D9C4D8E0E2C6F8B1E3C0A1B\n"
+	"ns.sub  A 192.0.2.40\n"
+	"d       DNAME target.example.net.\n"
+	"esc\\.dot A 192.0.2.50\n"
+	"UPPER   A 192.0.2.51\n";
+
+static int
+setup_example(void **state)
+{
+	setup_empty(state);
+	struct fixture *f = *state;
+	assert_int_equal(compile_text(f, "example.", "example.zone", example_zone, NULL), 0);
+	assert_int_equal(f->rep.errors, 0);
+	assert_int_equal(f->rep.warnings, 0);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	return 0;
+}
+
+static int
+lookup(struct fixture *f, const char *name, uint16_t type, struct zones_result *res)
+{
+	uint8_t w[DNAME_MAXLEN];
+	assert_true(dname_from_str(name, w) > 0);
+	return zones_lookup(f->snap, w, type, res);
+}
+
+/* First record's RDATA of an RRset. */
+static const uint8_t *
+first_rdata(const struct zones_rrset *rr, uint16_t *len)
+{
+	*len = (uint16_t)(rr->rdata[0] << 8 | rr->rdata[1]);
+	return rr->rdata + 2;
+}
+
+/* ---- lookups ------------------------------------------------------------------------ */
+
+static void
+exact_match_finds_the_rrset_and_the_soa(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	uint16_t len;
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.type, LDNS_RR_TYPE_A);
+	assert_int_equal(r.rrset.count, 1);
+	assert_int_equal(r.rrset.ttl, 3600);
+	const uint8_t *a = first_rdata(&r.rrset, &len);
+	assert_int_equal(len, 4);
+	assert_memory_equal(a, "\xc0\x00\x02\x0a", 4);
+	assert_int_equal(r.soa.type, LDNS_RR_TYPE_SOA);
+	assert_int_equal(r.soa.count, 1);
+	assert_int_equal(r.zone.serial, 2024010101u);
+	assert_int_equal(r.zone.apex_labels, 1);
+	assert_false(r.wildcard);
+	assert_int_equal(lookup(f, "example.", LDNS_RR_TYPE_NS, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.count, 2);
+	assert_true(r.node.flags & ZONES_NODE_APEX);
+}
+
+static void
+missing_type_gives_nodata(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_MX, &r), ZONES_NODATA);
+	assert_int_equal(r.soa.type, LDNS_RR_TYPE_SOA);
+	assert_int_equal(r.node_labels, 2);
+}
+
+static void
+missing_name_gives_nxdomain_with_the_closest_encloser(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	assert_int_equal(lookup(f, "a.b.www.example.", LDNS_RR_TYPE_A, &r), ZONES_NXDOMAIN);
+	assert_int_equal(r.node_labels, 2);             /* www.example. */
+	assert_true(zones_node_rrset(&r.node, LDNS_RR_TYPE_A, 0, &r.rrset));
+	assert_int_equal(lookup(f, "nope.example.", LDNS_RR_TYPE_A, &r), ZONES_NXDOMAIN);
+	assert_int_equal(r.node_labels, 1);
+	assert_true(r.node.flags & ZONES_NODE_APEX);
+	/* Sorts after every name in the zone: the predecessor is the last node. */
+	assert_int_equal(lookup(f, "zzzz.example.", LDNS_RR_TYPE_A, &r), ZONES_NXDOMAIN);
+	assert_int_equal(r.node_labels, 1);
+	assert_int_equal(r.soa.count, 1);
+}
+
+static void
+wildcard_matches_a_missing_name(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	assert_int_equal(lookup(f, "anything.wild.example.", LDNS_RR_TYPE_TXT, &r), ZONES_FOUND);
+	assert_true(r.wildcard);
+	assert_int_equal(r.node_labels, 3);             /* *.wild.example. */
+	assert_int_equal(r.rrset.type, LDNS_RR_TYPE_TXT);
+	assert_int_equal(lookup(f, "a.b.wild.example.", LDNS_RR_TYPE_MX, &r), ZONES_FOUND);
+	assert_true(r.wildcard);
+	assert_int_equal(lookup(f, "other.wild.example.", LDNS_RR_TYPE_AAAA, &r), ZONES_NODATA);
+	assert_true(r.wildcard);
+}
+
+static void
+wildcard_does_not_match_an_existing_name(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	assert_int_equal(lookup(f, "x.wild.example.", LDNS_RR_TYPE_TXT, &r), ZONES_NODATA);
+	assert_false(r.wildcard);
+	/* Below x.wild the closest encloser is x.wild, which has no wildcard child. */
+	assert_int_equal(lookup(f, "y.x.wild.example.", LDNS_RR_TYPE_TXT, &r), ZONES_NXDOMAIN);
+	assert_int_equal(r.node_labels, 3);
+}
+
+static void
+wildcard_is_blocked_by_an_empty_non_terminal(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	/* b.ent exists (it has a.b.ent below it), so *.ent does not apply (RFC 4592 2.2.2). */
+	assert_int_equal(lookup(f, "b.ent.example.", LDNS_RR_TYPE_A, &r), ZONES_NODATA);
+	assert_false(r.wildcard);
+	assert_true(r.node.flags & ZONES_NODE_ENT);
+	assert_int_equal(lookup(f, "c.b.ent.example.", LDNS_RR_TYPE_A, &r), ZONES_NXDOMAIN);
+	assert_int_equal(r.node_labels, 3);
+	assert_int_equal(lookup(f, "z.ent.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_true(r.wildcard);
+}
+
+static void
+empty_non_terminal_gives_nodata(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	assert_int_equal(lookup(f, "ent.example.", LDNS_RR_TYPE_A, &r), ZONES_NODATA);
+	assert_true(r.node.flags & ZONES_NODE_ENT);
+	assert_int_equal(r.node.nrrsets, 0);
+}
+
+static void
+delegation_is_given_at_and_below_the_cut(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	assert_int_equal(lookup(f, "sub.example.", LDNS_RR_TYPE_A, &r), ZONES_DELEGATION);
+	assert_int_equal(r.rrset.type, LDNS_RR_TYPE_NS);
+	assert_int_equal(r.node_labels, 2);
+	assert_int_equal(lookup(f, "www.sub.example.", LDNS_RR_TYPE_A, &r), ZONES_DELEGATION);
+	assert_int_equal(r.rrset.type, LDNS_RR_TYPE_NS);
+	assert_int_equal(r.node_labels, 2);
+	/* Glue is not authoritative data: a query for it is referred too. */
+	assert_int_equal(lookup(f, "ns.sub.example.", LDNS_RR_TYPE_A, &r), ZONES_DELEGATION);
+	assert_int_equal(r.node_labels, 2);
+	assert_int_equal(lookup(f, "a.ns.sub.example.", LDNS_RR_TYPE_A, &r), ZONES_DELEGATION);
+	assert_int_equal(lookup(f, "sub.example.", LDNS_RR_TYPE_NS, &r), ZONES_DELEGATION);
+}
+
+static void
+ds_at_the_cut_is_answered_from_the_parent(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	assert_int_equal(lookup(f, "sub.example.", LDNS_RR_TYPE_DS, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.type, LDNS_RR_TYPE_DS);
+	/* DS below the cut belongs to the child: referral. */
+	assert_int_equal(lookup(f, "x.sub.example.", LDNS_RR_TYPE_DS, &r), ZONES_DELEGATION);
+}
+
+static void
+glue_is_found_by_find_node(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	struct zones_node n;
+	struct zones_rrset rr;
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_true(zones_find_node(f->snap, &r.zone, N("\2ns\3sub\7example"), &n));
+	assert_true(n.flags & ZONES_NODE_OCCLUDED);
+	assert_int_equal(n.redirect_labels, 2);
+	assert_true(zones_node_rrset(&n, LDNS_RR_TYPE_A, 0, &rr));
+	assert_false(zones_find_node(f->snap, &r.zone, N("\2no\7example"), &n));
+}
+
+static void
+name_below_a_dname_gives_the_dname(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	assert_int_equal(lookup(f, "x.d.example.", LDNS_RR_TYPE_A, &r), ZONES_DNAME);
+	assert_int_equal(r.rrset.type, LDNS_RR_TYPE_DNAME);
+	assert_int_equal(r.node_labels, 2);
+	assert_int_equal(lookup(f, "a.b.d.example.", LDNS_RR_TYPE_A, &r), ZONES_DNAME);
+	assert_int_equal(lookup(f, "d.example.", LDNS_RR_TYPE_DNAME, &r), ZONES_FOUND);
+	assert_int_equal(lookup(f, "d.example.", LDNS_RR_TYPE_A, &r), ZONES_NODATA);
+}
+
+static void
+cname_is_reported_not_followed(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	uint16_t len;
+	assert_int_equal(lookup(f, "alias.example.", LDNS_RR_TYPE_A, &r), ZONES_CNAME);
+	assert_int_equal(r.rrset.type, LDNS_RR_TYPE_CNAME);
+	const uint8_t *t = first_rdata(&r.rrset, &len);
+	assert_int_equal(len, sizeof("\3www\7example"));
+	assert_memory_equal(t, "\3www\7example", len);
+	assert_int_equal(lookup(f, "alias.example.", LDNS_RR_TYPE_CNAME, &r), ZONES_FOUND);
+}
+
+static void
+escaped_dots_and_upper_case_names_are_found(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	assert_int_equal(zones_lookup(f->snap, N("\7esc.dot\7example"), LDNS_RR_TYPE_A, &r),
+	                 ZONES_FOUND);
+	/* "esc.dot.example." (two labels) is another name. */
+	assert_int_equal(lookup(f, "esc.dot.example.", LDNS_RR_TYPE_A, &r), ZONES_NXDOMAIN);
+	assert_int_equal(lookup(f, "upper.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(zones_lookup(f->snap, N("\3WwW\7EXAMPLE"), LDNS_RR_TYPE_A, &r),
+	                 ZONES_FOUND);
+}
+
+static void
+name_outside_every_zone_is_not_ours(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	struct zones_zone z;
+	assert_int_equal(lookup(f, "www.example.org.", LDNS_RR_TYPE_A, &r), ZONES_NOT_OURS);
+	assert_int_equal(lookup(f, "com.", LDNS_RR_TYPE_A, &r), ZONES_NOT_OURS);
+	assert_int_equal(lookup(f, ".", LDNS_RR_TYPE_NS, &r), ZONES_NOT_OURS);
+	assert_false(zones_find_zone(f->snap, N("\3foo"), &z));
+	assert_true(zones_find_zone(f->snap, N("\1a\1b\1c\7example"), &z));
+	assert_int_equal(z.apex_labels, 1);
+}
+
+static void
+nsec_predecessor_is_found(void **state)
+{
+	struct fixture *f = *state;
+	static const char zone[] =
+		"$ORIGIN s.test.\n"
+		"@ 300 SOA ns h 1 2 3 4 5\n"
+		"@ 300 NS ns\n"
+		"@ 300 NSEC a.s.test. SOA NS NSEC\n"
+		"ns 300 A 192.0.2.1\n"
+		"ns 300 NSEC z.s.test. A NSEC\n"
+		"z 300 TXT z\n";
+	struct zones_zone z;
+	struct zones_node n;
+	uint8_t owner[DNAME_MAXLEN];
+	assert_int_equal(compile_text(f, "s.test.", "s.zone", zone, NULL), 0);
+	zones_snapshot_begin(f->snap);
+	assert_true(zones_find_zone(f->snap, N("\1q\1s\4test"), &z));
+	assert_true(zones_find_nsec(f->snap, &z, N("\1q\1s\4test"), &n, owner));
+	assert_true(dname_equal(owner, N("\2ns\1s\4test")));
+	assert_true(zones_find_nsec(f->snap, &z, N("\1b\1s\4test"), &n, owner));
+	assert_true(dname_equal(owner, N("\1s\4test")));
+	/* z has no NSEC: the walk goes back to ns. */
+	assert_true(zones_find_nsec(f->snap, &z, N("\1z\1s\4test"), &n, owner));
+	assert_true(dname_equal(owner, N("\2ns\1s\4test")));
+}
+
+/* ---- several zones ------------------------------------------------------------------ */
+
+static const char child_zone[] =
+	"$ORIGIN sub.example.\n"
+	"@ 300 SOA ns h 7 2 3 4 5\n"
+	"@ 300 NS ns\n"
+	"@ 300 DS 1 8 2 AAAA\n"          /* a DS at the child apex: must not be answered */
+	"ns 300 A 192.0.2.40\n"
+	"www 300 A 192.0.2.41\n";
+
+static void
+nested_zones_answer_from_the_closest_zone(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	static const char org[] =
+		"example.org. 300 SOA ns.example.org. h 1 2 3 4 5\n"
+		"example.org. 300 NS ns.example.net.\n"
+		"www.example.org. 300 A 198.51.100.1\n";
+	assert_int_equal(compile_text(f, "sub.example.", "sub.zone", child_zone, NULL), 0);
+	assert_int_equal(compile_text(f, "example.org", "org.zone", org, NULL), 0);
+	zones_snapshot_begin(f->snap);
+	assert_int_equal(lookup(f, "www.sub.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.zone.apex_labels, 2);
+	assert_int_equal(r.zone.serial, 7);
+	assert_int_equal(lookup(f, "sub.example.", LDNS_RR_TYPE_NS, &r), ZONES_FOUND);
+	assert_int_equal(r.zone.apex_labels, 2);
+	/* DS at the child apex comes from the parent zone, which we also serve. */
+	assert_int_equal(lookup(f, "sub.example.", LDNS_RR_TYPE_DS, &r), ZONES_FOUND);
+	assert_int_equal(r.zone.apex_labels, 1);
+	assert_int_equal(r.zone.serial, 2024010101u);
+	assert_int_equal(r.rrset.type, LDNS_RR_TYPE_DS);
+	assert_int_equal(lookup(f, "www.example.org.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.zone.apex_labels, 2);
+	assert_int_equal(lookup(f, "nope.example.org.", LDNS_RR_TYPE_A, &r), ZONES_NXDOMAIN);
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.zone.apex_labels, 1);
+}
+
+static int
+count_zones(void *ctx, const struct zones_info *info)
+{
+	(void)info;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void
+zones_are_listed_in_canonical_order_with_info(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_info info;
+	int n = 0;
+	assert_int_equal(compile_text(f, "sub.example.", "sub.zone", child_zone, NULL), 0);
+	assert_int_equal(zones_list(f->db, count_zones, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(zones_info_get(f->db, "sub.example.", &info), 0);
+	assert_string_equal(info.name, "sub.example.");
+	assert_int_equal(info.serial, 7);
+	assert_int_equal(info.records, 5);
+	assert_non_null(strstr(info.source, "sub.zone"));
+	assert_true(info.source_size > 0);
+	assert_true(info.compiled_at > 0);
+	assert_int_equal(zones_info_get(f->db, "nope.", &info), SP_ENOZONE);
+}
+
+/* ---- replacing, failing, deleting --------------------------------------------------- */
+
+/* Counts nodes stored under zone id (raw LMDB), at most 200. LMDB must not be opened
+ * twice in one process (closing the second handle drops the first one's locks), so a
+ * child process does it, like any other reader would. */
+static size_t
+nodes_with_id(struct fixture *f, uint32_t id)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		MDB_env *env;
+		MDB_txn *txn;
+		MDB_dbi dbi;
+		MDB_cursor *cur;
+		MDB_val k, v;
+		size_t n = 0;
+		uint8_t p[4] = {id >> 24, id >> 16, id >> 8, id};
+		if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 4) != 0 ||
+		    mdb_env_set_mapsize(env, 64u << 20) != 0 ||
+		    mdb_env_open(env, f->dbdir, MDB_RDONLY | MDB_NOTLS, 0) != 0 ||
+		    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0 ||
+		    mdb_dbi_open(txn, "nodes", 0, &dbi) != 0 || mdb_cursor_open(txn, dbi, &cur) != 0)
+			_exit(255);
+		for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT)
+			n += memcmp(k.mv_data, p, 4) == 0;
+		_exit(n > 200 ? 200 : (int)n);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_not_equal(WEXITSTATUS(status), 255);
+	return (size_t)WEXITSTATUS(status);
+}
+
+static void
+recompiling_replaces_the_zone_under_a_new_id(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	struct zones_info before, after;
+	static const char v2[] =
+		"$ORIGIN example.\n"
+		"@ 300 SOA ns1 h 2024010102 2 3 4 5\n"
+		"@ 300 NS ns1\n"
+		"ns1 300 A 192.0.2.1\n"
+		"new 300 A 192.0.2.99\n";
+	assert_int_equal(zones_info_get(f->db, "example.", &before), 0);
+	assert_true(nodes_with_id(f, before.id) > 10);
+	/* A snapshot begun before the compile keeps seeing the old zone. */
+	assert_int_equal(compile_text(f, "example.", "v2.zone", v2, NULL), 0);
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	zones_snapshot_end(f->snap);
+	zones_snapshot_begin(f->snap);
+	assert_int_equal(zones_info_get(f->db, "example.", &after), 0);
+	assert_true(after.id > before.id);
+	assert_int_equal(after.serial, 2024010102u);
+	assert_int_equal(nodes_with_id(f, before.id), 0);
+	assert_int_equal(nodes_with_id(f, after.id), 3);
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_NXDOMAIN);
+	assert_int_equal(lookup(f, "new.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.zone.id, after.id);
+}
+
+static void
+failed_compile_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	struct zones_info before, after;
+	static const char bad[] =
+		"$ORIGIN example.\n"
+		"@ 300 SOA ns1 h 9 2 3 4 5\n"
+		"ns1 300 A 192.0.2.1\n";       /* no NS */
+	assert_int_equal(zones_info_get(f->db, "example.", &before), 0);
+	assert_int_equal(compile_text(f, "example.", "bad.zone", bad, NULL), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "bad.zone", 0, "no NS records");
+	assert_int_equal(compile_text(f, "example.", "missing.zone", "x A 1.2.3\n", NULL),
+	                 SP_EZONE);
+	zones_snapshot_end(f->snap);
+	zones_snapshot_begin(f->snap);
+	assert_int_equal(zones_info_get(f->db, "example.", &after), 0);
+	assert_int_equal(after.id, before.id);
+	assert_int_equal(after.serial, 2024010101u);
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+}
+
+static void
+deleted_zone_is_gone(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	struct zones_info info;
+	assert_int_equal(zones_info_get(f->db, "example.", &info), 0);
+	zones_snapshot_end(f->snap);
+	assert_int_equal(zones_delete(f->db, "example."), 0);
+	zones_snapshot_begin(f->snap);
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_NOT_OURS);
+	assert_int_equal(zones_info_get(f->db, "example.", &info), SP_ENOZONE);
+	assert_int_equal(zones_delete(f->db, "example."), SP_ENOZONE);
+	assert_int_equal(nodes_with_id(f, info.id), 0);
+}
+
+static void
+zone_compiled_by_another_process_is_seen_at_the_next_snapshot(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	assert_int_equal(lookup(f, "www.sub.example.", LDNS_RR_TYPE_A, &r), ZONES_DELEGATION);
+	write_file(f, "sub.zone", child_zone);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* A new process with its own environment, like the signpost-zone tool. */
+		struct zones_db *db;
+		char path[256];
+		snprintf(path, sizeof(path), "%s/sub.zone", f->dir);
+		if (zones_db_open(f->dbdir, 0, 64u << 20, &db) != 0)
+			_exit(2);
+		int rc = zones_compile_file(db, "sub.example.", path, NULL, NULL);
+		zones_db_close(db);
+		_exit(rc == 0 ? 0 : 3);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(lookup(f, "www.sub.example.", LDNS_RR_TYPE_A, &r), ZONES_DELEGATION);
+	zones_snapshot_end(f->snap);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	assert_int_equal(lookup(f, "www.sub.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.zone.apex_labels, 2);
+}
+
+/* ---- the database ------------------------------------------------------------------- */
+
+static void
+database_of_another_schema_version_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_db *db = NULL;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta;
+	uint32_t version = 99;
+	zones_snapshot_free(f->snap);
+	f->snap = NULL;
+	zones_db_close(f->db);
+	f->db = NULL;
+	assert_int_equal(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 4);
+	assert_int_equal(mdb_env_open(env, f->dbdir, 0, 0644), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	MDB_val k = {6, "schema"}, v = {4, &version};
+	assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(zones_db_open(f->dbdir, 0, 0, &db), SP_ESCHEMA);
+	assert_null(db);
+	assert_int_equal(zones_db_open(f->dbdir, ZONES_DB_RDONLY, 0, &db), SP_ESCHEMA);
+}
+
+static void
+unwritable_directory_gives_eacces(void **state)
+{
+	struct fixture *f = *state;
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/ro", f->dir);
+	assert_int_equal(mkdir(dir, 0555), 0);
+	chmod(f->dir, 0755);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct zones_db *db;
+		/* Root ignores permissions: test as nobody. */
+		if (getuid() == 0 && setuid(65534) != 0)
+			_exit(10);
+		int rc = zones_db_open(dir, 0, 0, &db);
+		_exit(rc == -EACCES ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+missing_database_read_only_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_db *db = NULL;
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/none", f->dir);
+	assert_true(zones_db_open(dir, ZONES_DB_RDONLY, 0, &db) < 0);
+	assert_null(db);
+}
+
+static void
+full_map_gives_storefull_and_keeps_the_old_zone(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_db *db = NULL;
+	struct zones_info info;
+	char dir[128], path[256];
+	snprintf(dir, sizeof(dir), "%s/small", f->dir);
+	assert_int_equal(zones_db_open(dir, 0, 256u << 10, &db), 0);
+	snprintf(path, sizeof(path), "%s/big.zone", f->dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "example. 300 SOA ns h 1 2 3 4 5\nexample. 300 NS ns.example.net.\n");
+	for (int i = 0; i < 20000; i++)
+		fprintf(fp, "host%d.example. 300 TXT \"some text to fill the map %d\"\n", i, i);
+	fclose(fp);
+	reset_report(f);
+	assert_int_equal(zones_compile_file(db, "example.", path, NULL, &f->rep), SP_ESTOREFULL);
+	assert_int_equal(zones_info_get(db, "example.", &info), SP_ENOZONE);
+	zones_db_close(db);
+}
+
+/* ---- dump --------------------------------------------------------------------------- */
+
+static void
+dump_reads_back_with_ldns_and_starts_with_the_soa(void **state)
+{
+	struct fixture *f = *state;
+	char path[256];
+	snprintf(path, sizeof(path), "%s/dump.zone", f->dir);
+	FILE *out = fopen(path, "w");
+	assert_non_null(out);
+	assert_int_equal(zones_dump(f->db, "example.", out), 0);
+	fclose(out);
+	FILE *in = fopen(path, "r");
+	ldns_zone *z = NULL;
+	int line = 0;
+	assert_int_equal(ldns_zone_new_frm_fp_l(&z, in, NULL, 0, LDNS_RR_CLASS_IN, &line),
+	                 LDNS_STATUS_OK);
+	fclose(in);
+	assert_non_null(ldns_zone_soa(z));
+	/* 17 records besides the SOA in example_zone. */
+	assert_int_equal(ldns_rr_list_rr_count(ldns_zone_rrs(z)), 17);
+	ldns_zone_deep_free(z);
+	/* And it compiles again to the same zone. */
+	reset_report(f);
+	assert_int_equal(zones_check_file("example.", path, NULL, &f->rep), 0);
+	assert_int_equal(f->rep.warnings, 0);
+	assert_int_equal(zones_dump(f->db, "nope.", stdout), SP_ENOZONE);
+}
+
+/* ---- validation --------------------------------------------------------------------- */
+
+#define HEAD "$ORIGIN example.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n"
+/* HEAD is lines 1-5; a test's own records start at line 6. */
+
+static void
+zone_without_soa_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, "$ORIGIN example.\n@ 300 NS ns1\nns1 300 A 192.0.2.1\n"),
+	                 SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 0, "no SOA");
+}
+
+static void
+second_soa_is_an_error_at_its_line(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "@ SOA ns1 h 2 2 3 4 5\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "more than one SOA");
+}
+
+static void
+soa_below_the_apex_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "www A 192.0.2.2\nwww SOA ns1 h 1 2 3 4 5\n"),
+	                 SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 7, "not the zone apex");
+}
+
+static void
+zone_without_apex_ns_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, "$ORIGIN example.\n@ 300 SOA ns1 h 1 2 3 4 5\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 0, "no NS records");
+}
+
+static void
+cname_beside_other_data_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "x CNAME www\nx A 192.0.2.2\nwww A 192.0.2.3\n"),
+	                 SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "CNAME and other data");
+	/* RRSIG and NSEC may sit beside a CNAME (RFC 4035 2.5). */
+	assert_int_equal(check_text(f, HEAD "x CNAME www\nx NSEC www.example. CNAME RRSIG NSEC\n"
+	                                    "www A 192.0.2.3\n"), 0);
+}
+
+static void
+two_cnames_or_dnames_are_an_error(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "x CNAME a.example.net.\nx CNAME b.example.net.\n"),
+	                 SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 7, "more than one CNAME");
+	assert_int_equal(check_text(f, HEAD "x DNAME a.example.net.\nx DNAME b.example.net.\n"),
+	                 SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 7, "more than one DNAME");
+}
+
+static void
+out_of_zone_data_is_ignored_with_a_warning(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	assert_int_equal(compile_text(f, "example.", "z.zone", HEAD "www.example.org. A 192.0.2.9\n"
+	                              "www A 192.0.2.8\n", NULL), 0);
+	expect_msg(f, ZONES_WARNING, "z.zone", 6, "out-of-zone data (www.example.org.)");
+	assert_int_equal(f->rep.errors, 0);
+	zones_snapshot_begin(f->snap);
+	assert_int_equal(lookup(f, "www.example.org.", LDNS_RR_TYPE_A, &r), ZONES_NOT_OURS);
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+}
+
+static void
+data_below_a_delegation_that_is_not_glue_is_a_warning(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "sub NS ns.sub\nns.sub A 192.0.2.5\n"
+	                                    "txt.sub TXT hidden\n"), 0);
+	expect_msg(f, ZONES_WARNING, "z.zone", 8, "occluded by the delegation at sub.example.");
+	assert_int_equal(f->rep.warnings, 1);
+}
+
+static void
+missing_glue_is_an_error_at_the_ns_line(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "sub NS ns.sub\nsub NS ns.example.net.\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "ns.sub.example. has no address records");
+	assert_int_equal(f->rep.errors, 1);
+	/* An out-of-zone NS target needs no glue. */
+	assert_int_equal(check_text(f, HEAD "sub NS ns.example.net.\n"), 0);
+}
+
+static void
+ttl_above_the_maximum_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_compile_opts o = {.ttl_max = 86400};
+	char path[256];
+	write_file(f, "z.zone", HEAD "big 86401 A 192.0.2.2\nok 86400 A 192.0.2.3\n");
+	snprintf(path, sizeof(path), "%s/z.zone", f->dir);
+	reset_report(f);
+	assert_int_equal(zones_check_file("example.", path, &o, &f->rep), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "TTL 86401 is above the maximum 86400");
+	assert_int_equal(f->rep.errors, 1);
+	/* The default maximum is 2^31 - 1 (RFC 2181 8). */
+	assert_int_equal(check_text(f, HEAD "big 2147483648 A 192.0.2.2\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "above the maximum 2147483647");
+}
+
+static void
+class_other_than_in_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "x CH A 192.0.2.2\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "class 3 is not supported");
+}
+
+static void
+names_below_a_dname_are_a_warning(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "d DNAME example.net.\nx.d A 192.0.2.2\n"), 0);
+	expect_msg(f, ZONES_WARNING, "z.zone", 7, "occluded by the DNAME at d.example.");
+}
+
+static void
+duplicate_records_are_merged_silently(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	struct zones_info info;
+	assert_int_equal(compile_text(f, "example.", "z.zone", HEAD "x A 192.0.2.2\n"
+	                              "x A 192.0.2.2\nx A 192.0.2.3\n", NULL), 0);
+	assert_int_equal(f->rep.warnings + f->rep.errors, 0);
+	zones_snapshot_begin(f->snap);
+	assert_int_equal(lookup(f, "x.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.count, 2);
+	assert_int_equal(zones_info_get(f->db, "example.", &info), 0);
+	assert_int_equal(info.records, 5);
+}
+
+static void
+rrset_ttl_mismatch_is_a_warning_and_the_lowest_wins(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	assert_int_equal(compile_text(f, "example.", "z.zone", HEAD "x 600 A 192.0.2.2\n"
+	                              "x 100 A 192.0.2.3\n", NULL), 0);
+	expect_msg(f, ZONES_WARNING, "z.zone", 7, "TTL 100 differs from 600");
+	zones_snapshot_begin(f->snap);
+	assert_int_equal(lookup(f, "x.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.ttl, 100);
+}
+
+static void
+ns_mx_srv_targets_that_are_cnames_are_a_warning(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "alias CNAME ns1\n@ MX 10 alias\n"
+	                                    "_sip._udp SRV 0 0 5060 alias\n"), 0);
+	expect_msg(f, ZONES_WARNING, "z.zone", 7, "MX target alias.example. is a CNAME");
+	expect_msg(f, ZONES_WARNING, "z.zone", 8, "SRV target alias.example. is a CNAME");
+}
+
+static void
+warnings_can_be_made_fatal(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_compile_opts o = {.warnings_fatal = true};
+	struct zones_info info;
+	assert_int_equal(compile_text(f, "example.", "z.zone", HEAD "x 600 A 192.0.2.2\n"
+	                              "x 100 A 192.0.2.3\n", &o), SP_EZONE);
+	assert_int_equal(zones_info_get(f->db, "example.", &info), SP_ENOZONE);
+}
+
+static void
+syntax_errors_name_the_included_file_and_line(void **state)
+{
+	struct fixture *f = *state;
+	write_file(f, "inc.zone", "; included\n\nbad A 1.2.3\nok A 192.0.2.7\n");
+	assert_int_equal(check_text(f, HEAD "$INCLUDE inc.zone\nafter A 300.1.1.1\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "inc.zone", 3, "");
+	expect_msg(f, ZONES_ERROR, "z.zone", 7, "");
+	assert_int_equal(f->rep.errors, 2);
+}
+
+static void
+include_with_origin_and_relative_path_works(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/sub", f->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	write_file(f, "sub/hosts.zone", "$TTL 60\nwww A 192.0.2.60\n$ORIGIN deeper\nx A 192.0.2.61\n");
+	assert_int_equal(compile_text(f, "example.", "z.zone",
+	                              HEAD "$INCLUDE sub/hosts.zone lab\nafter A 192.0.2.62\n",
+	                              NULL), 0);
+	zones_snapshot_begin(f->snap);
+	assert_int_equal(lookup(f, "www.lab.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.ttl, 60);
+	assert_int_equal(lookup(f, "x.deeper.lab.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	/* The origin reverts after the included file (RFC 1035 5.1). */
+	assert_int_equal(lookup(f, "after.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+}
+
+static void
+include_loops_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	write_file(f, "a.zone", "$INCLUDE b.zone\n");
+	write_file(f, "b.zone", "x A 192.0.2.1\n$INCLUDE a.zone\n");
+	assert_int_equal(check_text(f, HEAD "$INCLUDE a.zone\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "b.zone", 2, "$INCLUDE loop");
+	assert_int_equal(check_text(f, HEAD "$INCLUDE nonexistent.zone\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "cannot open");
+}
+
+static void
+line_numbers_count_multi_line_records_and_comments(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "txt TXT ( \"a\" ; comment )\n"
+	                                    "  \"b\" )\n"
+	                                    "\n"
+	                                    "x CNAME www ; line 9\n"
+	                                    "x A 192.0.2.1\n"
+	                                    "www A 192.0.2.2\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 9, "CNAME and other data");
+	assert_int_equal(check_text(f, HEAD "x TXT ( \"unbalanced\"\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "'(' without ')'");
+}
+
+static void
+every_common_type_and_rfc3597_form_compiles(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	static const char zone[] = HEAD
+		"a AAAA 2001:db8::1\n"
+		"d DNAME example.net.\n"
+		"m MX 10 ns1\n"
+		"t TXT \"v=spf1 -all\" \"two\"\n"
+		"_sip._tcp SRV 10 5 5060 ns1\n"
+		"4.3.2.1 PTR ns1\n"
+		"@ CAA 0 issue \"ca.example.net\"\n"
+		"n NAPTR 100 10 \"S\" \"SIP+D2U\" \"\" _sip._udp.example.\n"
+		"s SSHFP 1 1 0123456789abcdef0123456789abcdef01234567\n"
+		"_443._tcp TLSA 3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+		"svc SVCB 1 . alpn=h2 port=8443\n"
+		"@ HTTPS 1 . alpn=h2,h3\n"
+		"@ DNSKEY 257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==\n"
+		"@ RRSIG SOA 13 1 300 20300101000000 20200101000000 12345 example. "
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
+		"@ NSEC a.example. SOA NS RRSIG NSEC DNSKEY\n"
+		"@ NSEC3PARAM 1 0 0 -\n"
+		"1avvqn74sg75ukfvf25dgcethgq638ek NSEC3 1 0 0 - 2vptu5timamqttgl4luu9kg21e0aor3s A\n"
+		"k DS 60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118\n"
+		"u TYPE65534 \\# 3 010203\n";
+	assert_int_equal(compile_text(f, "example.", "z.zone", zone, NULL), 0);
+	assert_int_equal(f->rep.errors, 0);
+	zones_snapshot_begin(f->snap);
+	assert_int_equal(lookup(f, "u.example.", 65534, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.len, 5);
+	assert_memory_equal(r.rrset.rdata, "\0\3\1\2\3", 5);
+	assert_int_equal(lookup(f, "svc.example.", LDNS_RR_TYPE_SVCB, &r), ZONES_FOUND);
+	assert_int_equal(lookup(f, "example.", LDNS_RR_TYPE_RRSIG, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.covers, LDNS_RR_TYPE_SOA);
+	struct zones_rrset rr;
+	assert_true(zones_node_rrset(&r.node, LDNS_RR_TYPE_RRSIG, LDNS_RR_TYPE_SOA, &rr));
+	assert_false(zones_node_rrset(&r.node, LDNS_RR_TYPE_RRSIG, LDNS_RR_TYPE_A, &rr));
+}
+
+int
+main(void)
+{
+	log_init("test_zones", LOG_LVL_ERR, false);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(exact_match_finds_the_rrset_and_the_soa, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(missing_type_gives_nodata, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(missing_name_gives_nxdomain_with_the_closest_encloser, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(wildcard_matches_a_missing_name, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(wildcard_does_not_match_an_existing_name, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(wildcard_is_blocked_by_an_empty_non_terminal, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(empty_non_terminal_gives_nodata, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(delegation_is_given_at_and_below_the_cut, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(ds_at_the_cut_is_answered_from_the_parent, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(glue_is_found_by_find_node, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(name_below_a_dname_gives_the_dname, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(cname_is_reported_not_followed, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(escaped_dots_and_upper_case_names_are_found, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(name_outside_every_zone_is_not_ours, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(nsec_predecessor_is_found, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(nested_zones_answer_from_the_closest_zone, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(zones_are_listed_in_canonical_order_with_info, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(recompiling_replaces_the_zone_under_a_new_id, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(failed_compile_changes_nothing, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(deleted_zone_is_gone, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(zone_compiled_by_another_process_is_seen_at_the_next_snapshot, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(database_of_another_schema_version_is_refused, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(unwritable_directory_gives_eacces, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(missing_database_read_only_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(full_map_gives_storefull_and_keeps_the_old_zone, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(dump_reads_back_with_ldns_and_starts_with_the_soa, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(zone_without_soa_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(second_soa_is_an_error_at_its_line, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(soa_below_the_apex_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(zone_without_apex_ns_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(cname_beside_other_data_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(two_cnames_or_dnames_are_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(out_of_zone_data_is_ignored_with_a_warning, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(data_below_a_delegation_that_is_not_glue_is_a_warning, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(missing_glue_is_an_error_at_the_ns_line, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(ttl_above_the_maximum_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(class_other_than_in_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(names_below_a_dname_are_a_warning, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(duplicate_records_are_merged_silently, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(rrset_ttl_mismatch_is_a_warning_and_the_lowest_wins, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(ns_mx_srv_targets_that_are_cnames_are_a_warning, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(warnings_can_be_made_fatal, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(syntax_errors_name_the_included_file_and_line, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(include_with_origin_and_relative_path_works, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(include_loops_are_refused, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(line_numbers_count_multi_line_records_and_comments, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(every_common_type_and_rfc3597_form_compiles, setup_empty, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

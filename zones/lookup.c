@@ -1,0 +1,298 @@
+/* lookup.c - the read side of the zone store: finds the zone, the node and the RRset
+ * that answer a question, inside a worker's snapshot (docs/lmdb-schema.md).
+ *
+ * Answer path: every function here runs on worker threads per query. They do not
+ * allocate, lock or log; each is a bounded number of B-tree searches (O(log n)), and
+ * everything returned points into the memory map until zones_snapshot_end(). */
+#include <string.h>
+
+#include "lib/errors.h"
+#include "zones/internal.h"
+
+#define RR_DS 43
+#define RR_CNAME 5
+#define RR_NS 2
+#define RR_DNAME 39
+#define RR_RRSIG 46
+#define RR_NSEC 47
+#define RR_ANY 255
+
+/* Bound on nodes skipped backwards by zones_find_nsec(). */
+#define NSEC_WALK_MAX 256
+
+static void
+rrset_at(const uint8_t *p, struct zones_rrset *rr)
+{
+	struct disk_rrset h;
+	memcpy(&h, p, sizeof(h));
+	*rr = (struct zones_rrset){.type = h.type, .covers = h.covers, .ttl = h.ttl,
+	                           .count = h.count, .len = h.len, .rdata = p + sizeof(h)};
+}
+
+bool
+zones_node_next(const struct zones_node *node, size_t *pos, struct zones_rrset *rr)
+{
+	if (*pos + sizeof(struct disk_rrset) > node->len)
+		return false;
+	rrset_at(node->data + *pos, rr);
+	if (*pos + sizeof(struct disk_rrset) + rr->len > node->len)
+		return false;           /* damaged value: stop rather than read past it */
+	*pos += sizeof(struct disk_rrset) + rr->len;
+	return true;
+}
+
+bool
+zones_node_rrset(const struct zones_node *node, uint16_t type, uint16_t covers,
+                 struct zones_rrset *rr)
+{
+	size_t pos = 0;
+	struct zones_rrset x;
+	while (zones_node_next(node, &pos, &x)) {
+		if (x.type == type && (type != RR_RRSIG || x.covers == covers)) {
+			*rr = x;
+			return true;
+		}
+		if (x.type > type)
+			break;              /* RRsets are sorted by type */
+	}
+	return false;
+}
+
+static void
+id_prefix(uint8_t *key, uint32_t id)
+{
+	key[0] = (uint8_t)(id >> 24);
+	key[1] = (uint8_t)(id >> 16);
+	key[2] = (uint8_t)(id >> 8);
+	key[3] = (uint8_t)id;
+}
+
+/* ---- zones -------------------------------------------------------------------------- */
+
+/* The closest enclosing zone: the longest zone key that is a label-prefix of the name's
+ * key. The greatest zone key <= the name's key is either that zone, or shares a shorter
+ * prefix with the name, in which case the search repeats with that prefix: each round
+ * drops at least one label. */
+static bool
+find_zone(struct zones_snapshot *s, const uint8_t *name, struct zones_zone *zone,
+          struct zones_rrset *soa)
+{
+	uint8_t key[DNAME_KEY_MAXLEN + 1];
+	size_t kl = zones__zone_key(name, key);
+	if (kl > ZONES_MAXKEY)
+		kl = 1 + dname_key_prefix(key + 1, kl - 1, dname_labels(name) - 1);
+
+	for (unsigned round = 0; round <= DNAME_MAXLABELS + 1; round++) {
+		MDB_val k = {kl, key}, v;
+		int rc = mdb_cursor_get(s->zcur, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && k.mv_size == kl && memcmp(k.mv_data, key, kl) == 0)
+			return zones__zone_decode(&v, zone, soa, NULL);
+		rc = mdb_cursor_get(s->zcur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+		if (rc != 0 || k.mv_size < 1)
+			return false;
+		size_t common = 1 + zones__key_common((const uint8_t *)k.mv_data + 1,
+		                                      k.mv_size - 1, key + 1, kl - 1);
+		if (common == k.mv_size)
+			return zones__zone_decode(&v, zone, soa, NULL);
+		if (common >= kl)
+			return false;
+		kl = common;
+	}
+	return false;
+}
+
+bool
+zones_find_zone(struct zones_snapshot *s, const uint8_t *name, struct zones_zone *zone)
+{
+	return find_zone(s, name, zone, NULL);
+}
+
+/* ---- nodes -------------------------------------------------------------------------- */
+
+static bool
+node_get(struct zones_snapshot *s, const uint8_t *key, size_t keylen, struct zones_node *node)
+{
+	MDB_val k = {keylen, (void *)key}, v;
+	if (mdb_get(s->txn, s->db->nodes, &k, &v) != 0)
+		return false;
+	return zones__node_decode(&v, node);
+}
+
+/* Node key of name in zone; false if the name is too long to be stored. */
+static bool
+node_key(const struct zones_zone *zone, const uint8_t *name, uint8_t *key, size_t *keylen)
+{
+	id_prefix(key, zone->id);
+	*keylen = ZONES_ID_LEN + dname_key(name, key + ZONES_ID_LEN);
+	return *keylen <= ZONES_MAXKEY;
+}
+
+bool
+zones_find_node(struct zones_snapshot *s, const struct zones_zone *zone, const uint8_t *name,
+                struct zones_node *node)
+{
+	uint8_t key[ZONES_ID_LEN + DNAME_KEY_MAXLEN];
+	size_t kl;
+	if (!node_key(zone, name, key, &kl))
+		return false;
+	return node_get(s, key, kl, node);
+}
+
+bool
+zones_find_nsec(struct zones_snapshot *s, const struct zones_zone *zone, const uint8_t *name,
+                struct zones_node *node, uint8_t *owner)
+{
+	uint8_t key[ZONES_ID_LEN + DNAME_KEY_MAXLEN];
+	size_t kl;
+	struct zones_rrset rr;
+	if (!node_key(zone, name, key, &kl))
+		return false;
+	MDB_val k = {kl, key}, v;
+	int rc = mdb_cursor_get(s->ncur, &k, &v, MDB_SET_RANGE);
+	if (rc != 0 || k.mv_size != kl || memcmp(k.mv_data, key, kl) != 0)
+		rc = mdb_cursor_get(s->ncur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+	for (unsigned i = 0; rc == 0 && i < NSEC_WALK_MAX; i++) {
+		if (k.mv_size < ZONES_ID_LEN || memcmp(k.mv_data, key, ZONES_ID_LEN) != 0)
+			return false;       /* left the zone */
+		if (zones__node_decode(&v, node) && zones_node_rrset(node, RR_NSEC, 0, &rr)) {
+			return dname_from_key((const uint8_t *)k.mv_data + ZONES_ID_LEN,
+			                      k.mv_size - ZONES_ID_LEN, owner) > 0;
+		}
+		rc = mdb_cursor_get(s->ncur, &k, &v, MDB_PREV);
+	}
+	return false;
+}
+
+/* ---- the lookup --------------------------------------------------------------------- */
+
+/* Fills res from the ancestor (labels labels) that redirects queries below it. */
+static int
+redirect(struct zones_snapshot *s, const uint8_t *key, size_t keylen, unsigned labels,
+         struct zones_result *res)
+{
+	size_t plen = ZONES_ID_LEN + dname_key_prefix(key + ZONES_ID_LEN, keylen - ZONES_ID_LEN,
+	                                              labels);
+	if (!node_get(s, key, plen, &res->node))
+		return SP_ESTORE;
+	res->node_labels = (uint8_t)labels;
+	if (res->node.flags & ZONES_NODE_DNAME) {
+		zones_node_rrset(&res->node, RR_DNAME, 0, &res->rrset);
+		return ZONES_DNAME;
+	}
+	zones_node_rrset(&res->node, RR_NS, 0, &res->rrset);
+	return ZONES_DELEGATION;
+}
+
+/* Answers from a node that exists and is not redirected (RFC 1034 4.3.2 step 3a). */
+static int
+answer_at(const struct zones_node *node, uint16_t qtype, struct zones_result *res)
+{
+	if (qtype == RR_ANY || qtype == RR_RRSIG) {
+		size_t pos = 0;
+		struct zones_rrset rr;
+		while (zones_node_next(node, &pos, &rr)) {
+			if (qtype == RR_ANY || rr.type == RR_RRSIG) {
+				res->rrset = rr;
+				return ZONES_FOUND;
+			}
+		}
+		return ZONES_NODATA;
+	}
+	if (zones_node_rrset(node, qtype, 0, &res->rrset))
+		return ZONES_FOUND;
+	if (zones_node_rrset(node, RR_CNAME, 0, &res->rrset))
+		return ZONES_CNAME;
+	return ZONES_NODATA;
+}
+
+static int
+exact(struct zones_snapshot *s, const uint8_t *key, size_t kl, uint16_t qtype,
+      struct zones_result *res)
+{
+	const struct zones_node *n = &res->node;
+	if (n->redirect_labels != ZONES_NO_REDIRECT)
+		return redirect(s, key, kl, n->redirect_labels, res);
+	if (n->flags & ZONES_NODE_CUT) {
+		/* DS lives on the parent side of the cut (RFC 4035 3.1.4.1). */
+		if (qtype == RR_DS)
+			return answer_at(n, qtype, res) == ZONES_FOUND ? ZONES_FOUND : ZONES_NODATA;
+		zones_node_rrset(n, RR_NS, 0, &res->rrset);
+		return ZONES_DELEGATION;
+	}
+	return answer_at(n, qtype, res);
+}
+
+/* The name is not in the zone. Its closest encloser is the longest common ancestor of
+ * the name and its predecessor, which exists because ancestors of stored names are
+ * stored too (empty non-terminals; proof in docs/lmdb-schema.md). */
+static int
+below(struct zones_snapshot *s, const uint8_t *key, size_t kl, const MDB_val *pred,
+      uint16_t qtype, struct zones_result *res)
+{
+	size_t ce = ZONES_ID_LEN + zones__key_common((const uint8_t *)pred->mv_data + ZONES_ID_LEN,
+	                                             pred->mv_size - ZONES_ID_LEN,
+	                                             key + ZONES_ID_LEN, kl - ZONES_ID_LEN);
+	unsigned ce_labels = dname_key_labels(key + ZONES_ID_LEN, ce - ZONES_ID_LEN);
+	if (ce_labels < res->zone.apex_labels || !node_get(s, key, ce, &res->node))
+		return SP_ESTORE;       /* the apex is always stored: a damaged zone */
+	res->node_labels = (uint8_t)ce_labels;
+	const struct zones_node *n = &res->node;
+	if (n->redirect_labels != ZONES_NO_REDIRECT)
+		return redirect(s, key, kl, n->redirect_labels, res);
+	if (n->flags & (ZONES_NODE_CUT | ZONES_NODE_DNAME))
+		return redirect(s, key, kl, ce_labels, res);
+	if (n->flags & ZONES_NODE_WILDKID) {
+		/* RFC 4592 3.3.1: the source of synthesis is "*" at the closest encloser. */
+		uint8_t wkey[ZONES_ID_LEN + DNAME_KEY_MAXLEN + 2];
+		memcpy(wkey, key, ce);
+		wkey[ce] = '*';
+		wkey[ce + 1] = 0;
+		if (ce + 2 <= ZONES_MAXKEY && node_get(s, wkey, ce + 2, &res->node)) {
+			res->wildcard = true;
+			res->node_labels = (uint8_t)(ce_labels + 1);
+			return answer_at(&res->node, qtype, res);
+		}
+	}
+	return ZONES_NXDOMAIN;
+}
+
+int
+zones_lookup(struct zones_snapshot *s, const uint8_t *qname, uint16_t qtype,
+             struct zones_result *res)
+{
+	uint8_t key[ZONES_ID_LEN + DNAME_KEY_MAXLEN];
+	size_t kl;
+
+	memset(res, 0, sizeof(*res));
+	if (!s->active)
+		return SP_ESTORE;
+	if (!find_zone(s, qname, &res->zone, &res->soa))
+		return ZONES_NOT_OURS;
+	unsigned labels = dname_labels(qname);
+	if (qtype == RR_DS && labels == res->zone.apex_labels && labels > 0) {
+		/* DS at a child apex: the parent answers it when we serve the parent too. */
+		struct zones_zone parent;
+		struct zones_rrset psoa;
+		if (find_zone(s, dname_suffix(qname, labels - 1), &parent, &psoa)) {
+			res->zone = parent;
+			res->soa = psoa;
+		}
+	}
+	if (!node_key(&res->zone, qname, key, &kl))
+		return ZONES_NXDOMAIN;  /* cannot be stored, so it does not exist */
+	MDB_val k = {kl, key}, v;
+	int rc = mdb_cursor_get(s->ncur, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && k.mv_size == kl && memcmp(k.mv_data, key, kl) == 0) {
+		if (!zones__node_decode(&v, &res->node))
+			return SP_ESTORE;
+		res->node_labels = (uint8_t)labels;
+		return exact(s, key, kl, qtype, res);
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return zones__mdb_err(rc);
+	rc = mdb_cursor_get(s->ncur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
+	if (rc != 0 || k.mv_size < ZONES_ID_LEN || memcmp(k.mv_data, key, ZONES_ID_LEN) != 0)
+		return SP_ESTORE;
+	return below(s, key, kl, &k, qtype, res);
+}
+
