@@ -177,7 +177,7 @@ put_additional(struct resp *rs)
 				continue;
 			}
 			if (rs->q->dnssec_ok && !occluded)
-				answer__put_rrsig(rs, &node, a->name, types[t], false);
+				answer__put_rrsig(rs, &node, a->name, types[t], rr.ttl, false);
 		}
 	}
 }
@@ -212,7 +212,7 @@ put_negative(struct resp *rs, const struct zones_result *res, const uint8_t *nam
 		return;
 	struct zones_node apex;
 	if (zones_find_node(rs->ctx->zsnap, &res->zone, res->zone.apex, &apex))
-		answer__put_rrsig(rs, &apex, res->zone.apex, TYPE_SOA, true);
+		answer__put_rrsig(rs, &apex, res->zone.apex, TYPE_SOA, ttl, true);
 	answer__put_denial(rs, res, name, kind);
 }
 
@@ -255,7 +255,7 @@ put_node_sets(struct resp *rs, const struct zones_result *res, const uint8_t *na
 			continue;
 		want_targets(rs, &rr, &res->zone, NULL);
 		if (rs->q->dnssec_ok)
-			answer__put_rrsig(rs, &res->node, name, rr.type, true);
+			answer__put_rrsig(rs, &res->node, name, rr.type, rr.ttl, true);
 		break;
 	}
 	if (n == 0)
@@ -288,7 +288,7 @@ follow_dname(struct resp *rs, const struct zones_result *res, const uint8_t *nam
 	if (!answer__add(rs, owner, &res->rrset, res->rrset.ttl))
 		return NULL;
 	if (rs->q->dnssec_ok)
-		answer__put_rrsig(rs, &res->node, owner, TYPE_DNAME, true);
+		answer__put_rrsig(rs, &res->node, owner, TYPE_DNAME, res->rrset.ttl, true);
 
 	size_t prefix = (size_t)(owner - name), tlen = dname_len(target);
 	if (prefix + tlen > DNAME_MAXLEN) {
@@ -363,13 +363,13 @@ answer_zones(struct resp *rs)
 				return true;
 			want_targets(rs, &res.rrset, &res.zone, NULL);
 			if (rs->q->dnssec_ok)
-				answer__put_rrsig(rs, &res.node, name, qtype, true);
+				answer__put_rrsig(rs, &res.node, name, qtype, res.rrset.ttl, true);
 			break;
 		case ZONES_CNAME:
 			if (!answer__add(rs, name, &res.rrset, res.rrset.ttl))
 				return true;
 			if (rs->q->dnssec_ok)
-				answer__put_rrsig(rs, &res.node, name, TYPE_CNAME, true);
+				answer__put_rrsig(rs, &res.node, name, TYPE_CNAME, res.rrset.ttl, true);
 			/* RFC 1034 3.6.2: ANY matches the CNAME itself; nothing to follow. */
 			if (qtype != TYPE_ANY)
 				next = cname_target(&res.rrset);
@@ -518,8 +518,9 @@ put_header(struct resp *rs)
 	/* QR; opcode echoed; RD copied (RFC 1035 4.1.1); RA clear: no recursion here. */
 	h[2] = (uint8_t)(0x80 | q->opcode << 3 | (rs->aa ? 0x04 : 0) | (rs->tc ? 0x02 : 0) |
 	                 (q->rd ? 0x01 : 0));
-	/* CD copied (RFC 4035 3.1.6 says nothing against it; NSD and Knot copy it). */
-	h[3] = (uint8_t)((q->cd ? 0x10 : 0) | (rs->rcode & 0xf));
+	/* CD is not copied: RFC 4035 3.1.6 gives it meaning only for resolvers, and
+	 * NSD and Knot both leave it clear in authoritative answers. RA, AD clear. */
+	h[3] = (uint8_t)(rs->rcode & 0xf);
 	h[4] = 0;
 	h[5] = q->has_question ? 1 : 0;
 	for (int i = 0; i < 3; i++) {

@@ -12,18 +12,18 @@
 
 void
 answer__put_rrsig(struct resp *rs, const struct zones_node *node, const uint8_t *owner,
-                  uint16_t type, bool required)
+                  uint16_t type, uint32_t ttl, bool required)
 {
 	struct zones_rrset sig;
 
 	if (!zones_node_rrset(node, TYPE_RRSIG, type, &sig))
 		return;
-	/* The stored TTL (the signer's): for the SOA of a negative answer NSD and Knot
-	 * also keep it, while the SOA itself gets the RFC 2308 one. */
+	/* RFC 4034 3: an RRSIG's TTL is that of the RRset it covers; for the SOA of a
+	 * negative answer that is the RFC 2308 one (NSD and Knot do the same). */
 	if (required)
-		answer__add(rs, owner, &sig, sig.ttl);
+		answer__add(rs, owner, &sig, ttl);
 	else
-		(void)answer__put_rrset(rs, owner, &sig, sig.ttl);
+		(void)answer__put_rrset(rs, owner, &sig, ttl);
 }
 
 /* Writes the NSEC of node (owned by owner) and its RRSIG; false if not written. */
@@ -36,7 +36,7 @@ put_nsec(struct resp *rs, const struct zones_node *node, const uint8_t *owner)
 		return false;
 	if (!answer__add(rs, owner, &nsec, nsec.ttl))
 		return false;
-	answer__put_rrsig(rs, node, owner, TYPE_NSEC, true);
+	answer__put_rrsig(rs, node, owner, TYPE_NSEC, nsec.ttl, true);
 	return true;
 }
 

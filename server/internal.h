@@ -139,10 +139,10 @@ bool answer__add(struct resp *rs, const uint8_t *owner, const struct zones_rrset
                  uint32_t ttl);
 
 /* answer_dnssec.c (called only when the query has DO). */
-/* The RRSIG covering type at node; required ones truncate the message when they do
- * not fit (RFC 4035 3.1.1), others are just left out. */
+/* The RRSIG covering type at node, with the covered RRset's ttl; required ones truncate
+ * the message when they do not fit (RFC 4035 3.1.1), others are just left out. */
 void answer__put_rrsig(struct resp *rs, const struct zones_node *node, const uint8_t *owner,
-                       uint16_t type, bool required);
+                       uint16_t type, uint32_t ttl, bool required);
 /* NSEC denial for NXDOMAIN or NODATA (RFC 4035 3.1.3). */
 void answer__put_denial(struct resp *rs, const struct zones_result *res, const uint8_t *name,
                         int kind);
