@@ -122,6 +122,7 @@ conn_close(struct tcp_conn *c)
 
 static void conn_process(struct tcp_conn *c);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 
 static void
 on_timeout(uv_timer_t *t)
@@ -165,8 +166,11 @@ on_write(uv_write_t *req, int status)
 		conn_close(c);
 		return;
 	}
-	if (!c->eof && !c->w->stopping)
-		uv_read_start((uv_stream_t *)&c->h, NULL, on_read);
+	if (!c->eof && !c->w->stopping &&
+	    uv_read_start((uv_stream_t *)&c->h, on_alloc, on_read) != 0) {
+		conn_close(c);
+		return;
+	}
 	conn_process(c);
 }
 
