@@ -150,6 +150,10 @@ zrec_rdata(const struct zrec *r)
 	return (const uint8_t *)(r + 1) + r->keylen;
 }
 
+/* Checks the RDATA text of a record entry where ldns 1.8.3 is lax (rdatacheck.c):
+ * numbers out of range, odd hex, RFC 3597 data. False with a message in why. */
+bool zones__rdata_strict(const char *entry, char *why, size_t wlen);
+
 void zones__report(struct zones_report *rep, enum zones_severity sev, const char *file,
                    unsigned line, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 

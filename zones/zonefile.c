@@ -200,10 +200,12 @@ add_rr(struct pstate *ps, ldns_rr *rr, unsigned line)
 		return;
 	}
 	if (!dname_is_subdomain(name, zf->apex)) {
-		/* named and Knot ignore such records with a warning; so do we. */
-		char *s = ldns_rdf2str(owner);
-		zones__report(zf->rep, ZONES_WARNING, fn, line, "ignoring out-of-zone data (%s)",
-		              s ? s : "?");
+		/* named and Knot skip such records with a warning, NSD refuses the zone. A record
+		 * outside the origin is most often a mistyped $ORIGIN or a missing final dot:
+		 * refuse it rather than silently serve less than the file says. */
+		char *s = ldns_rdf2str(owner), apex[1024];
+		zones__report(zf->rep, ZONES_ERROR, fn, line, "out-of-zone data (%s is outside the zone %s)",
+		              s ? s : "?", dname_to_str(zf->apex, apex, sizeof(apex)));
 		free(s);
 		return;
 	}
@@ -349,6 +351,11 @@ parse_entry(struct pstate *ps, char *entry, unsigned line)
 	if ((entry[0] == ' ' || entry[0] == '\t') && ps->prev == NULL) {
 		zones__report(zf->rep, ZONES_ERROR, file_name(ps), line,
 		              "record without an owner name and no previous owner");
+		return;
+	}
+	char why[256];
+	if (!zones__rdata_strict(entry, why, sizeof(why))) {
+		zones__report(zf->rep, ZONES_ERROR, file_name(ps), line, "%s", why);
 		return;
 	}
 	ldns_status st = ldns_rr_new_frm_str(&rr, entry, ps->default_ttl, ps->origin, &ps->prev);

@@ -805,17 +805,36 @@ two_cnames_or_dnames_are_an_error(void **state)
 }
 
 static void
-out_of_zone_data_is_ignored_with_a_warning(void **state)
+out_of_zone_data_is_an_error(void **state)
 {
 	struct fixture *f = *state;
-	struct zones_result r;
+	struct zones_info info;
 	assert_int_equal(compile_text(f, "example.", "z.zone", HEAD "www.example.org. A 192.0.2.9\n"
-	                              "www A 192.0.2.8\n", NULL), 0);
-	expect_msg(f, ZONES_WARNING, "z.zone", 6, "out-of-zone data (www.example.org.)");
-	assert_int_equal(f->rep.errors, 0);
-	zones_snapshot_begin(f->snap);
-	assert_int_equal(lookup(f, "www.example.org.", LDNS_RR_TYPE_A, &r), ZONES_NOT_OURS);
-	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	                              "www A 192.0.2.8\n", NULL), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "out-of-zone data (www.example.org.");
+	assert_int_equal(zones_info_get(f->db, "example.", &info), SP_ENOZONE);
+	/* A relative name under another $ORIGIN is out of the zone too. */
+	assert_int_equal(check_text(f, HEAD "$ORIGIN example.net.\nwww A 192.0.2.8\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 7, "out-of-zone data (www.example.net.");
+}
+
+static void
+rdata_that_ldns_would_truncate_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "@ CAA 256 issue \"ca.example.net\"\n"
+	                                    "_s._tcp SRV 10 10 70000 ns1\n"
+	                                    "k DS 1 13 2 0123456789ABCDEF0\n"
+	                                    "u TYPE65280 \\# 2 zzzz\n"
+	                                    "v TYPE65280 \\# 3 0102\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "CAA field 1: 256 is out of range");
+	expect_msg(f, ZONES_ERROR, "z.zone", 7, "SRV field 3: 70000 is out of range");
+	expect_msg(f, ZONES_ERROR, "z.zone", 8, "DS field 4: not an even number of hex");
+	expect_msg(f, ZONES_ERROR, "z.zone", 9, "not hex");
+	expect_msg(f, ZONES_ERROR, "z.zone", 10, "4 hex digits for length 3");
+	assert_int_equal(f->rep.errors, 5);
+	/* A DS digest split by blanks is fine (RFC 4034 5.3). */
+	assert_int_equal(check_text(f, HEAD "k DS 1 13 2 01234567 89ABCDEF\n"), 0);
 }
 
 static void
@@ -1057,7 +1076,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(zone_without_apex_ns_is_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(cname_beside_other_data_is_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(two_cnames_or_dnames_are_an_error, setup_empty, teardown),
-		cmocka_unit_test_setup_teardown(out_of_zone_data_is_ignored_with_a_warning, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(out_of_zone_data_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(rdata_that_ldns_would_truncate_is_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(data_below_a_delegation_that_is_not_glue_is_a_warning, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(missing_glue_is_an_error_at_the_ns_line, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(ttl_above_the_maximum_is_an_error, setup_empty, teardown),
