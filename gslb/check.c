@@ -61,6 +61,7 @@ gslb__check_result(struct gslb_runtime *rt, unsigned midx, bool ok, const char *
 	const struct gslb_check_conf *ck = &rt->conf->checks[rt->conf->members[midx].check];
 
 	r->last_ok = ok;
+	snprintf(r->last_result, sizeof(r->last_result), "%s", ok ? "ok" : reason);
 	if (!ok) {
 		r->ok_run = 0;
 		if (r->fail_run < ck->fall)

@@ -101,6 +101,7 @@ struct gslb_member_status {
 	time_t since;                       /* when the current health state began */
 	bool last_ok;                       /* result of the last check */
 	const char *reason;                 /* why the last state change ("status 503") */
+	const char *last_result;            /* what the last check said, even without a change */
 };
 /* Calls fn once per member, in configuration order, in the caller's thread, from a copy
  * taken on the checker thread (strings valid during the call only). */

@@ -165,7 +165,8 @@ struct gslb_member_rt {
 	int64_t srtt_us;
 	time_t since;
 	unsigned ok_run, fail_run;
-	char reason[GSLB_REASON_MAX];
+	char reason[GSLB_REASON_MAX];       /* of the last state change */
+	char last_result[GSLB_REASON_MAX];  /* of the last check */
 };
 
 struct gslb_request;

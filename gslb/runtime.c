@@ -20,7 +20,7 @@ enum req_op { REQ_DRAIN, REQ_RESTORE, REQ_WEIGHT, REQ_EXTERNAL, REQ_STATUS, REQ_
 
 struct status_copy {
 	char pool[GSLB_NAME_MAX + 1], member[GSLB_NAME_MAX + 1], check[GSLB_NAME_MAX + 1];
-	char reason[GSLB_REASON_MAX];
+	char reason[GSLB_REASON_MAX], last[GSLB_REASON_MAX];
 	struct gslb_member_status st;
 };
 
@@ -168,6 +168,7 @@ do_status(struct gslb_runtime *rt, struct gslb_request *rq)
 		snprintf(s->member, sizeof(s->member), "%s", m->name);
 		snprintf(s->check, sizeof(s->check), "%s", m->check >= 0 ? c->checks[m->check].name : "");
 		snprintf(s->reason, sizeof(s->reason), "%s", r->reason);
+		snprintf(s->last, sizeof(s->last), "%s", r->last_result[0] ? r->last_result : "none yet");
 		s->st = (struct gslb_member_status){
 			.up = r->up, .drained = r->drained, .weight = r->weight, .rtt_us = r->srtt_us,
 			.since = r->since, .last_ok = r->last_ok,
@@ -450,6 +451,7 @@ gslb_status(struct gslb_runtime *rt, gslb_status_fn *fn, void *arg)
 		s->st.member = s->member;
 		s->st.check = s->check[0] ? s->check : NULL;
 		s->st.reason = s->reason;
+		s->st.last_result = s->last;
 		fn(arg, &s->st);
 	}
 	free(rq.status);

@@ -68,7 +68,7 @@ struct seen {
 	bool found, up, drained;
 	unsigned weight;
 	int64_t rtt_us;
-	char reason[GSLB_REASON_MAX];
+	char reason[GSLB_REASON_MAX], last[GSLB_REASON_MAX];
 	unsigned members;
 };
 
@@ -85,6 +85,7 @@ status_cb(void *arg, const struct gslb_member_status *st)
 	s->weight = st->weight;
 	s->rtt_us = st->rtt_us;
 	snprintf(s->reason, sizeof(s->reason), "%s", st->reason);
+	snprintf(s->last, sizeof(s->last), "%s", st->last_result);
 }
 
 static struct seen
@@ -250,6 +251,7 @@ tcp_check_follows_a_port_closing_and_reopening(void **state)
 	struct gslb_runtime *rt = start(yaml, NULL);
 	struct seen s = wait_for(rt, "m1", true, 3000);
 	assert_string_equal(s.reason, "check passed");
+	assert_string_equal(s.last, "ok");
 	assert_true(s.rtt_us >= 0);
 	close(lfd);
 	uint64_t t0 = now_ms();
@@ -307,6 +309,7 @@ http_check_is_up_on_200_and_down_with_status_500(void **state)
 	atomic_store(&b->mode, M_500);
 	s = wait_for(rt, "m1", false, 3000);
 	assert_string_equal(s.reason, "status 500");
+	assert_string_equal(s.last, "status 500");
 	atomic_store(&b->mode, M_OK);
 	wait_for(rt, "m1", true, 3000);
 	gslb_runtime_stop(rt);
