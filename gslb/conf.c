@@ -613,10 +613,14 @@ resolve_sorry(struct pctx *p, yaml_node_t *pools)
 		if (pi < 0 || c->pools[pi].fallback != GSLB_FALLBACK_POOL)
 			continue;
 		yaml_node_t *pn = node(p, pr->value);
+		if (pn->type != YAML_MAPPING_NODE)
+			continue;
 		for (yaml_node_pair_t *q = pn->data.mapping.pairs.start; q < pn->data.mapping.pairs.top;
 		     q++) {
 			yaml_node_t *vn = node(p, q->value);
-			if (strcmp(scalar(node(p, q->key)), "fallback") != 0 || scalar(vn) == NULL)
+			const char *key = scalar(node(p, q->key));
+			if (key == NULL || strcmp(key, "fallback") != 0 || scalar(vn) == NULL ||
+			    strncmp(scalar(vn), "pool:", 5) != 0)
 				continue;
 			const char *target = scalar(vn) + 5;
 			path_fmt(path, "gslb.pools.%s.fallback", c->pools[pi].name);

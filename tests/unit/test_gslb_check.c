@@ -46,6 +46,23 @@ sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
+/* A listening socket on ::1 (port 0: any free port). */
+static int
+listen_on6(uint16_t *port)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(*port),
+	                             .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t len = sizeof(sin6);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)), 0);
+	assert_int_equal(listen(fd, 64), 0);
+	getsockname(fd, (struct sockaddr *)&sin6, &len);
+	*port = ntohs(sin6.sin6_port);
+	return fd;
+}
+
 /* A listening socket on 127.0.0.1 (port 0: any free port). */
 static int
 listen_on(uint16_t *port)
@@ -207,14 +224,20 @@ backend_main(void *arg)
 }
 
 static struct backend *
-backend_start(enum mode mode)
+backend_start_family(enum mode mode, int family)
 {
 	struct backend *b = calloc(1, sizeof(*b));
-	b->lfd = listen_on(&b->port);
+	b->lfd = family == AF_INET6 ? listen_on6(&b->port) : listen_on(&b->port);
 	atomic_init(&b->mode, mode);
 	pthread_mutex_init(&b->mu, NULL);
 	assert_int_equal(pthread_create(&b->th, NULL, backend_main, b), 0);
 	return b;
+}
+
+static struct backend *
+backend_start(enum mode mode)
+{
+	return backend_start_family(mode, AF_INET);
 }
 
 static void
@@ -354,6 +377,34 @@ a_10mb_body_is_read_only_within_bounds(void **state)
 	struct seen s = wait_for(rt, "m1", false, 3000);
 	assert_string_equal(s.reason, "body mismatch");
 	assert_true(now_ms() - t0 < 3000);
+	gslb_runtime_stop(rt);
+	backend_stop(b);
+}
+
+static void
+http_checks_reach_ipv6_members_with_a_host_name(void **state)
+{
+	char yaml[2048];
+	struct backend *b = backend_start_family(M_OK, AF_INET6);
+	snprintf(yaml, sizeof(yaml),
+	         "gslb:\n"
+	         "  checks:\n"
+	         "    h: { type: http, port: %u, host: v6.example.test, interval: 150ms,"
+	         " timeout: 120ms, rise: 1, initial: down }\n"
+	         "    plain: { type: http, port: %u, interval: 150ms, timeout: 120ms, rise: 1,"
+	         " initial: down }\n"
+	         "  pools:\n"
+	         "    p:\n"
+	         "      members:\n"
+	         "        - { name: m6, address6: '::1', check: h }\n"
+	         "        - { name: via, address: 192.0.2.1, check: plain, check-address: '::1' }\n",
+	         b->port, b->port);
+	struct gslb_runtime *rt = start(yaml, NULL);
+	wait_for(rt, "m6", true, 3000);
+	wait_for(rt, "via", true, 3000);
+	pthread_mutex_lock(&b->mu);
+	assert_non_null(strstr(b->last, "\r\nHost: "));
+	pthread_mutex_unlock(&b->mu);
 	gslb_runtime_stop(rt);
 	backend_stop(b);
 }
@@ -671,6 +722,7 @@ main(void)
 		cmocka_unit_test(http_check_is_up_on_200_and_down_with_status_500),
 		cmocka_unit_test(a_server_that_never_answers_times_out_without_blocking),
 		cmocka_unit_test(a_10mb_body_is_read_only_within_bounds),
+		cmocka_unit_test(http_checks_reach_ipv6_members_with_a_host_name),
 		cmocka_unit_test(a_closed_http_port_is_connection_refused),
 		cmocka_unit_test(https_checks_verify_the_certificate_against_the_ca),
 		cmocka_unit_test(external_state_is_set_through_the_api),

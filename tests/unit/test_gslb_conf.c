@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <cmocka.h>
 
 #include "gslb/internal.h"
@@ -293,6 +294,70 @@ yaml_syntax_errors_and_a_missing_section_are_reported(void **state)
 	assert_non_null(strstr(log, "gslb.pools: at least one pool is required"));
 }
 
+/* Bad input of every kind: random cuts, duplications and byte flips of the example
+ * either parse or fail with SP_ECONFIG; never a crash (run under ASan in CI). */
+static void
+mangled_configurations_fail_cleanly(void **state)
+{
+	static const char junk[] = ":-[]{}#'\"\n 0x9.,/*&!|>";
+	char text[sizeof(good) * 2];
+	unsigned ok = 0, bad = 0;
+
+	srand(7);
+	fflush(stderr);
+	int saved = dup(2), null = open("/dev/null", O_WRONLY);
+	dup2(null, 2);
+	for (int round = 0; round < 3000; round++) {
+		size_t len = sizeof(good) - 1;
+		memcpy(text, good, len + 1);
+		for (int k = 0, edits = 1 + rand() % 4; k < edits; k++) {
+			size_t at = (size_t)rand() % len;
+			switch (rand() % 3) {
+			case 0:     /* cut a run */
+			{
+				size_t n = 1 + (size_t)rand() % 20;
+				if (at + n > len)
+					n = len - at;
+				memmove(text + at, text + at + n, len - at - n + 1);
+				len -= n;
+				break;
+			}
+			case 1:     /* duplicate a run */
+			{
+				size_t n = 1 + (size_t)rand() % 40;
+				if (at + n > len)
+					n = len - at;
+				if (len + n >= sizeof(text))
+					break;
+				memmove(text + at + n, text + at, len - at + 1);
+				len += n;
+				break;
+			}
+			default:    /* flip a byte to something YAML cares about */
+				text[at] = junk[rand() % (sizeof(junk) - 1)];
+				break;
+			}
+		}
+		struct gslb_conf *c = NULL;
+		int rc = gslb_conf_load("fuzz.yaml", text, &c);
+		if (rc == 0) {
+			assert_non_null(c);
+			ok++;
+		} else {
+			assert_int_equal(rc, SP_ECONFIG);
+			assert_null(c);
+			bad++;
+		}
+		gslb_conf_free(c);
+	}
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(null);
+	print_message("mangled configurations: %u accepted, %u refused\n", ok, bad);
+	assert_true(bad > 1000);
+}
+
 int
 main(void)
 {
@@ -305,6 +370,7 @@ main(void)
 		cmocka_unit_test(unknown_keys_and_missing_parts_are_errors),
 		cmocka_unit_test(a_tcp_check_needs_a_port),
 		cmocka_unit_test(yaml_syntax_errors_and_a_missing_section_are_reported),
+		cmocka_unit_test(mangled_configurations_fail_cleanly),
 	};
 	log_init("test_gslb_conf", LOG_LVL_INFO, false);
 	return cmocka_run_group_tests(tests, NULL, NULL);
