@@ -256,3 +256,40 @@ def closed_by_peer(sock, timeout):
         return True
     except socket.timeout:
         return False
+
+
+# ---- wildcard listen, inside a private network namespace ----------------------------------
+
+def wildcard_check(workdir, conf, port):
+    """Runs inside `unshare -n` (only a loopback interface exists, so a wildcard bind
+    reaches nothing else): starts signpostd on conf, which listens on 0.0.0.0 and ::, and
+    queries it at 127.0.0.1, 127.0.0.2 and ::1. dnspython refuses an answer from another
+    address than the one queried, so each answer must leave from the address the query was
+    sent to. Prints one line per address: "ADDR ok SERIAL" or "ADDR error ...", then
+    "exit RC"."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True, timeout=10)
+    d = Daemon(workdir, ["-f", "-c", conf], port=port)
+    try:
+        for host in ("127.0.0.1", "127.0.0.2", "::1"):
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    r = query(port, "test.example.", "SOA", host=host, timeout=0.5)
+                    print("%s ok %d" % (host, r.answer[0][0].serial), flush=True)
+                    break
+                except Exception as e:
+                    if time.monotonic() > deadline:
+                        print("%s error %r" % (host, e), flush=True)
+                        break
+                    time.sleep(0.05)
+    finally:
+        rc = d.stop()
+        print("exit %s" % rc, flush=True)
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) == 5 and sys.argv[1] == "wildcard-check":
+        wildcard_check(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    else:
+        sys.exit("usage: daemon_util.py wildcard-check WORKDIR CONF PORT")

@@ -202,6 +202,31 @@ def test_zone_compiled_by_the_tool_while_running_is_served(auth, tmp_path):
     assert_soa(d.query("hand.example.", "SOA"), 11)
 
 
+def test_wildcard_listen_answers_from_the_address_queried(tmp_path):
+    """listen 0.0.0.0 and ::, in a private network namespace (loopback only): the answer
+    to a query sent to 127.0.0.2 must come from 127.0.0.2 (IP_PKTINFO), not 127.0.0.1."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("unshare or ip missing")
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10)
+    if probe.returncode != 0:
+        pytest.skip("cannot create a network namespace: %s" % probe.stderr.decode().strip())
+    port = 5353
+    du.write_file(tmp_path / "zone.db", du.zone_text(ZONE, 31))
+    du.write_file(tmp_path / "c.conf", du.config_text(port, [(ZONE, "zone.db")],
+                  listen=["0.0.0.0@%d" % port, "::@%d" % port]))
+    helper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_util.py")
+    p = subprocess.run(["unshare", "-n", "/usr/bin/python3", helper, "wildcard-check",
+                        str(tmp_path), str(tmp_path / "c.conf"), str(port)],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+    log = (tmp_path / "signpostd.err").read_text()
+    assert p.returncode == 0, p.stderr + log
+    lines = p.stdout.splitlines()
+    assert lines == ["127.0.0.1 ok 31", "127.0.0.2 ok 31", "::1 ok 31", "exit 0"], \
+        p.stdout + log
+    assert not [m for m in du.SANITIZER_MARKERS if m in log], log
+
+
 # ---- TCP ---------------------------------------------------------------------------------------
 
 def connect(d):
