@@ -243,6 +243,8 @@ static void
 check_structure(struct zonefile *zf)
 {
 	char nb[1024], tb[16];
+/* The node's name, formatted only when a message needs it. */
+#define NODE_NAME() (key_str(n->key, n->keylen, nb, sizeof(nb)), nb)
 	struct cnode *redir = NULL;
 
 	for (size_t i = 0; i < zf->nnodes; i++) {
@@ -276,11 +278,10 @@ check_structure(struct zonefile *zf)
 		}
 		if (redir == NULL && (n->flags & (ZONES_NODE_CUT | ZONES_NODE_DNAME)))
 			redir = n;
-		key_str(n->key, n->keylen, nb, sizeof(nb));
 
 		if (nsoa > 0 && !apex)
 			zones__report(zf->rep, ZONES_ERROR, rfile(zf, soa), soa->line,
-			              "SOA record at %s, which is not the zone apex", nb);
+			              "SOA record at %s, which is not the zone apex", NODE_NAME());
 		if (nsoa > 1) {
 			struct zrec *s2 = nth_of_type(zf, n, LDNS_RR_TYPE_SOA, 1);
 			zones__report(zf->rep, ZONES_ERROR, rfile(zf, s2), s2->line,
@@ -289,12 +290,12 @@ check_structure(struct zonefile *zf)
 		if (ncname > 1) {
 			struct zrec *c2 = nth_of_type(zf, n, LDNS_RR_TYPE_CNAME, 1);
 			zones__report(zf->rep, ZONES_ERROR, rfile(zf, c2), c2->line,
-			              "more than one CNAME record at %s", nb);
+			              "more than one CNAME record at %s", NODE_NAME());
 		}
 		if (ndname > 1) {
 			struct zrec *d2 = nth_of_type(zf, n, LDNS_RR_TYPE_DNAME, 1);
 			zones__report(zf->rep, ZONES_ERROR, rfile(zf, d2), d2->line,
-			              "more than one DNAME record at %s", nb);
+			              "more than one DNAME record at %s", NODE_NAME());
 		}
 		if (ncname > 0) {
 			/* RFC 1034 3.6.2, RFC 2181 10.1; DNSSEC adds RRSIG and NSEC (RFC 4035 2.5). */
@@ -304,14 +305,14 @@ check_structure(struct zonefile *zf)
 				    t != LDNS_RR_TYPE_NSEC) {
 					zones__report(zf->rep, ZONES_ERROR, rfile(zf, cname), cname->line,
 					              "CNAME and other data (%s) at %s",
-					              type_str(t, tb, sizeof(tb)), nb);
+					              type_str(t, tb, sizeof(tb)), NODE_NAME());
 					break;
 				}
 			}
 		}
 		if (ndname > 0 && nns > 0 && !apex)
 			zones__report(zf->rep, ZONES_ERROR, rfile(zf, dname), dname->line,
-			              "DNAME and NS at %s", nb);
+			              "DNAME and NS at %s", NODE_NAME());
 		if ((n->flags & (ZONES_NODE_CUT | ZONES_NODE_OCCLUDED)) == ZONES_NODE_CUT) {
 			/* At a cut only NS, DS and DNSSEC records are the parent's; anything else
 			 * is the child's data, hidden by the delegation (RFC 1034 4.2.1). */
@@ -322,7 +323,7 @@ check_structure(struct zonefile *zf)
 					continue;
 				zones__report(zf->rep, ZONES_WARNING, rfile(zf, zf->recs[k]),
 				              zf->recs[k]->line, "%s %s is occluded by the delegation at %s",
-				              nb, type_str(t, tb, sizeof(tb)), nb);
+				              NODE_NAME(), type_str(t, tb, sizeof(tb)), NODE_NAME());
 				break;
 			}
 		}
@@ -335,7 +336,7 @@ check_structure(struct zonefile *zf)
 				if (by_cut && (r->type == LDNS_RR_TYPE_A || r->type == LDNS_RR_TYPE_AAAA))
 					continue;     /* glue */
 				zones__report(zf->rep, ZONES_WARNING, rfile(zf, r), r->line,
-				              "%s %s is occluded by the %s at %s", nb,
+				              "%s %s is occluded by the %s at %s", NODE_NAME(),
 				              type_str(r->type, tb, sizeof(tb)),
 				              by_cut ? "delegation" : "DNAME", rb);
 				break;
@@ -343,6 +344,7 @@ check_structure(struct zonefile *zf)
 		}
 	}
 }
+#undef NODE_NAME
 
 /* Looks name (wire, in RDATA) up among the nodes: NULL when not in the zone. */
 static struct cnode *
@@ -378,10 +380,10 @@ check_targets(struct zonefile *zf)
 			continue;
 		struct cnode *t = find_target(zf, target);
 		bool in_zone = dname_is_subdomain(target, zf->apex);
-		dname_to_str(target, nb, sizeof(nb));
 		if (t != NULL && type_count(zf, t, LDNS_RR_TYPE_CNAME, NULL) > 0) {
 			zones__report(zf->rep, ZONES_WARNING, rfile(zf, r), r->line,
-			              "%s target %s is a CNAME", type_str(r->type, tb, sizeof(tb)), nb);
+			              "%s target %s is a CNAME", type_str(r->type, tb, sizeof(tb)),
+			              dname_to_str(target, nb, sizeof(nb)));
 			continue;
 		}
 		if (r->type != LDNS_RR_TYPE_NS || !in_zone)
@@ -390,7 +392,7 @@ check_targets(struct zonefile *zf)
 		                  type_count(zf, t, LDNS_RR_TYPE_AAAA, NULL) == 0))
 			zones__report(zf->rep, ZONES_ERROR, rfile(zf, r), r->line,
 			              "NS target %s has no address records (A or AAAA): missing glue",
-			              nb);
+			              dname_to_str(target, nb, sizeof(nb)));
 	}
 }
 

@@ -135,6 +135,7 @@ struct zonefile {
 	size_t nnodes, nodes_cap;
 	struct zones_report *rep;
 	const struct zones_compile_opts *opts;
+	bool gave_up;            /* stopped after too many errors */
 	int rc;                  /* first hard failure (not a zone error): -ENOMEM, ... */
 };
 

@@ -79,8 +79,9 @@ find_zone(struct zones_snapshot *s, const uint8_t *name, struct zones_zone *zone
 {
 	uint8_t key[DNAME_KEY_MAXLEN + 1];
 	size_t kl = zones__zone_key(name, key);
-	if (kl > ZONES_MAXKEY)
-		kl = 1 + dname_key_prefix(key + 1, kl - 1, dname_labels(name) - 1);
+	/* No zone apex has a key this long (the compiler refuses them): start lower. */
+	for (unsigned l = dname_labels(name); kl > ZONES_MAXKEY && l > 0; l--)
+		kl = 1 + dname_key_prefix(key + 1, kl - 1, l - 1);
 
 	for (unsigned round = 0; round <= DNAME_MAXLABELS + 1; round++) {
 		MDB_val k = {kl, key}, v;

@@ -20,6 +20,9 @@
 
 #define MAX_INCLUDE_DEPTH 8
 #define MAX_ENTRY (256 * 1024)
+/* Stop reading after this many errors: a wrong $ORIGIN would otherwise print one line
+ * per record of a million-record file. */
+#define MAX_ERRORS 1000
 
 /* Where the parser is in one file; $INCLUDE nests these. */
 struct pstate {
@@ -439,6 +442,13 @@ parse_text(struct pstate *ps, const char *text, size_t len)
 		parse_entry(ps, entry, line);
 		if (ps->zf->rc != 0)
 			break;
+		if (ps->zf->rep->errors >= MAX_ERRORS) {
+			if (!ps->zf->gave_up)
+				zones__report(ps->zf->rep, ZONES_ERROR, file_name(ps), line,
+				              "too many errors; stopped reading");
+			ps->zf->gave_up = true;
+			break;
+		}
 	}
 	free(entry);
 }
