@@ -175,6 +175,30 @@ def _versioned_zone(path, origin, serial):
     path.write_text("\n".join(lines) + "\n")
 
 
+def _run_reader(db, origin, stop, seconds="300"):
+    return subprocess.Popen([u.reader_path(), str(db), origin, str(READER_MAX), str(stop),
+                             seconds], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def test_the_reader_reports_a_zone_whose_contents_disagree_with_its_serial(tmp_path):
+    """The checker itself can fail: a zone claiming serial 9 whose TXT records say 8."""
+    if not os.access(u.reader_path(), os.X_OK):
+        pytest.fail(f"zone-reader not built: {u.reader_path()}")
+    origin = "live.example."
+    db = tmp_path / "db"
+    z = tmp_path / "live.zone"
+    _versioned_zone(z, origin, 9)
+    z.write_text(z.read_text().replace('"serial-9"', '"serial-8"'))
+    assert u.compile_zone(db, origin, z).returncode == 0
+    stop = tmp_path / "stop"
+    reader = _run_reader(db, origin, stop, "2")
+    out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
+    assert 'INCONSISTENT serial=9 name=n0: TXT holds "serial-8"' in out, out[:2000]
+    assert re.search(r"serials=1 inconsistencies=[1-9]", out.splitlines()[-1]), out[-500:]
+
+
 def test_readers_see_one_whole_version_while_the_zone_is_replaced_50_times(tmp_path):
     if not os.access(u.reader_path(), os.X_OK):
         pytest.fail(f"zone-reader not built: {u.reader_path()}")
@@ -184,9 +208,7 @@ def test_readers_see_one_whole_version_while_the_zone_is_replaced_50_times(tmp_p
     _versioned_zone(z, origin, 1)
     assert u.compile_zone(db, origin, z).returncode == 0
     stop = tmp_path / "stop"
-    reader = subprocess.Popen([u.reader_path(), str(db), origin, str(READER_MAX), str(stop),
-                               "300"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
+    reader = _run_reader(db, origin, stop)
     try:
         assert reader.stdout.readline().strip() == "ready"
         for serial in range(2, 52):
@@ -207,6 +229,7 @@ def test_readers_see_one_whole_version_while_the_zone_is_replaced_50_times(tmp_p
     assert int(m.group(3)) == 0 and not bad, "\n".join(bad[:20])
     assert int(m.group(2)) >= 5, f"the reader saw only {m.group(2)} versions: {summary}"
     assert int(m.group(1)) > int(m.group(2))
+    print(summary)
 
 
 # ---- a compiler killed mid-write ----------------------------------------------------------------
