@@ -219,6 +219,9 @@ class Daemon:
         return self.returncode
 
     def check_clean_exit(self):
+        if getattr(self, "checked", False):
+            return
+        self.checked = True
         rc = self.stop()
         log = self.log()
         found = [m for m in SANITIZER_MARKERS if m in log]

@@ -227,6 +227,40 @@ def test_wildcard_listen_answers_from_the_address_queried(tmp_path):
     assert not [m for m in du.SANITIZER_MARKERS if m in log], log
 
 
+def test_drops_privileges_and_still_compiles_on_sighup(started):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to change user")
+    import pwd
+    import tempfile
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user 'nobody'")
+    # pytest's tmp_path is private to root: use a directory 'nobody' can reach.
+    work = tempfile.mkdtemp(prefix="signpost-priv-")
+    try:
+        os.chmod(work, 0o755)
+        port = du.free_port()
+        zone = os.path.join(work, "zone.db")
+        du.write_file(zone, du.zone_text(ZONE, 1))
+        os.chmod(zone, 0o644)
+        conf = os.path.join(work, "c.conf")
+        du.write_file(conf, du.config_text(port, [(ZONE, "zone.db")],
+                                           extra_server={"user": "nobody"}))
+        d = started(["-f", "-c", conf], port=port, workdir=work)
+        d.wait_answering(ZONE)
+        assert_soa(d.query(ZONE, "SOA"), 1)
+        with open("/proc/%d/status" % d.pid) as f:
+            uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
+        assert all(int(u) == nobody.pw_uid for u in uids), uids
+        touch_later(zone, du.zone_text(ZONE, 2))
+        d.signal(signal.SIGHUP)
+        d.wait_serial(ZONE, 2)
+        d.check_clean_exit()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 # ---- TCP ---------------------------------------------------------------------------------------
 
 def connect(d):
