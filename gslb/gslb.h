@@ -76,7 +76,8 @@ struct gslb_runtime_opts {
 int gslb_runtime_start(struct gslb_conf *conf, const struct gslb_runtime_opts *opts,
                        struct gslb_runtime **out);
 /* Stops the checks and the thread and frees everything. Every reader must have been
- * unregistered. NULL is a no-op. */
+ * unregistered and no other thread may be inside (or later call) a command. NULL is a
+ * no-op. */
 void gslb_runtime_stop(struct gslb_runtime *rt);
 /* Reload: takes new_conf. Members that still exist (same pool and member names) keep
  * their health, RTT, drain state and weight override; checks of removed members and
