@@ -213,6 +213,34 @@ probe_ipv6(struct daemon_conf *c)
 	return 0;
 }
 
+/* SO_REUSEPORT would let us share a port with a signpostd already running there (same
+ * user), splitting its traffic without a word. A socket without it cannot bind beside
+ * another process's sockets, so one probe per protocol finds them. */
+static int
+probe_in_use(const struct conf_listen *l)
+{
+	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	for (int i = 0; i < 2; i++) {
+		int on = 1, rc = 0;
+		int fd = socket(l->addr.ss_family, types[i] | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return 0;  /* the real open reports it */
+		if (types[i] == SOCK_STREAM)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));  /* TIME_WAIT is fine */
+		if (l->addr.ss_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+		if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) != 0 && errno == EADDRINUSE)
+			rc = -EADDRINUSE;
+		close(fd);
+		if (rc != 0) {
+			log_err("%s: cannot listen: %s port already in use (another server running?)",
+			        l->text, types[i] == SOCK_DGRAM ? "UDP" : "TCP");
+			return rc;
+		}
+	}
+	return 0;
+}
+
 /* Binds every worker's UDP and TCP socket for every listen address. */
 static int
 open_sockets(struct daemon *d)
@@ -220,6 +248,9 @@ open_sockets(struct daemon *d)
 	struct daemon_conf *c = d->conf;
 
 	for (size_t l = 0; l < c->nlisten; l++) {
+		int rc = probe_in_use(&c->listen[l]);
+		if (rc != 0)
+			return rc;
 		for (unsigned w = 0; w < d->nworkers; w++) {
 			int u = udp_socket_open(&c->listen[l]);
 			int t = u >= 0 ? tcp_socket_open(&c->listen[l]) : u;

@@ -442,6 +442,16 @@ def test_port_in_use_exits_1(tmp_path):
         blocker.close()
 
 
+def test_second_daemon_on_the_same_port_exits_1(auth, tmp_path):
+    d = auth()
+    conf2 = tmp_path / "second.conf"
+    du.write_file(conf2, du.config_text(d.port, [(ZONE, "zone.db")], state_dir="state2"))
+    p = run(["-f", "-c", str(conf2)])
+    assert p.returncode == 1
+    assert "127.0.0.1@%d: cannot listen: UDP port already in use" % d.port in p.stderr
+    assert_soa(d.query(ZONE, "SOA"), 1)
+
+
 def test_help_and_version():
     p = run(["--help"])
     assert p.returncode == 0 and "--check-config" in p.stdout
