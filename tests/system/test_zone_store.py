@@ -68,7 +68,7 @@ def test_broken_zone_is_refused_at_its_line_and_the_old_zone_stays(name, db_with
         errors = [m for m in re.finditer(r"^(\S+?):(?:(\d+):)? error: (.*)$", r.stderr, re.M)]
         assert errors, f"no 'file:line: error:' in:\n{r.stderr}"
         ok = [m for m in errors
-              if m.group(1) == file
+              if os.path.normpath(m.group(1)) == os.path.normpath(file)
               and (line is None or m.group(2) == str(line))
               and needle.lower() in m.group(3).lower()]
         assert ok, f"expected {file}:{line if line else '*'}: error: ...{needle}... in:\n{r.stderr}"

@@ -241,6 +241,17 @@ def test_round_trip_is_a_fixed_point_and_keeps_what_ldns_reads(origin, name, tmp
     assert info["records"] == len(theirs)
 
 
+def test_include_paths_are_relative_to_the_including_file(tmp_path):
+    db = tmp_path / "db"
+    path = os.path.join(u.GOOD, "include.example.zone")
+    r = u.compile_zone(db, "include.example.", path, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    text = u.dump_zone(db, "include.example.")
+    for name in ("host1.include.example.", "host3.other.include.example.",
+                 "www.sub.include.example.", "after.include.example."):
+        assert re.search(rf"^{re.escape(name)}\s", text, re.M), name
+
+
 def test_dump_is_canonical_one_record_a_line_absolute_names(tmp_path):
     db = tmp_path / "db"
     assert u.compile_zone(db, "basic.example.", "basic.example.zone", cwd=u.GOOD).returncode == 0
