@@ -617,6 +617,11 @@ answer_query(struct answer_ctx *ctx, const struct answer_client *cl, const uint8
 	struct resp rs;
 
 	enum query_verdict v = query_parse(&query, q, qlen);
+	/* Over TCP, a message too short to hold the question it announces gets no
+	 * answer: NSD drops TCP messages under 17 octets, Knot any without its question,
+	 * and neither replies. */
+	if (cl->tcp && qlen < 12 + 5 && v == QUERY_FORMERR && (q[4] | q[5]) != 0)
+		v = QUERY_DROP;
 	if (v == QUERY_DROP || cap < 12) {
 		ctx->stats->dropped++;
 		return 0;

@@ -582,7 +582,8 @@ put_opt(uint8_t *p, uint16_t payload, uint8_t version, bool dnssec_ok, const uin
 	uint8_t rr[11] = { 0, 0, 41, (uint8_t)(payload >> 8), (uint8_t)payload, 0, version,
 	                   dnssec_ok ? 0x80 : 0, 0, (uint8_t)(optlen >> 8), (uint8_t)optlen };
 	memcpy(p, rr, 11);
-	memcpy(p + 11, opts, optlen);
+	if (optlen > 0)
+		memcpy(p + 11, opts, optlen);
 	return 11 + (size_t)optlen;
 }
 
