@@ -62,7 +62,87 @@ static const char example_zone[] =
 	"big TXT \"" "5123456789012345678901234567890123456789012345678901234567890123456789\"\n"
 	"big TXT \"" "6123456789012345678901234567890123456789012345678901234567890123456789\"\n"
 	"big TXT \"" "7123456789012345678901234567890123456789012345678901234567890123456789\"\n"
-	"bigalias CNAME big\n";
+	"bigalias CNAME big\n"
+	"fat NS ns01.fat\n"
+	"ns01.fat A 192.0.2.1\n"
+	"fat NS ns02.fat\n"
+	"ns02.fat A 192.0.2.2\n"
+	"fat NS ns03.fat\n"
+	"ns03.fat A 192.0.2.3\n"
+	"fat NS ns04.fat\n"
+	"ns04.fat A 192.0.2.4\n"
+	"fat NS ns05.fat\n"
+	"ns05.fat A 192.0.2.5\n"
+	"fat NS ns06.fat\n"
+	"ns06.fat A 192.0.2.6\n"
+	"fat NS ns07.fat\n"
+	"ns07.fat A 192.0.2.7\n"
+	"fat NS ns08.fat\n"
+	"ns08.fat A 192.0.2.8\n"
+	"fat NS ns09.fat\n"
+	"ns09.fat A 192.0.2.9\n"
+	"fat NS ns10.fat\n"
+	"ns10.fat A 192.0.2.10\n"
+	"fat NS ns11.fat\n"
+	"ns11.fat A 192.0.2.11\n"
+	"fat NS ns12.fat\n"
+	"ns12.fat A 192.0.2.12\n"
+	"fat NS ns13.fat\n"
+	"ns13.fat A 192.0.2.13\n"
+	"fat NS ns14.fat\n"
+	"ns14.fat A 192.0.2.14\n"
+	"fat NS ns15.fat\n"
+	"ns15.fat A 192.0.2.15\n"
+	"fat NS ns16.fat\n"
+	"ns16.fat A 192.0.2.16\n"
+	"fat NS ns17.fat\n"
+	"ns17.fat A 192.0.2.17\n"
+	"fat NS ns18.fat\n"
+	"ns18.fat A 192.0.2.18\n"
+	"fat NS ns19.fat\n"
+	"ns19.fat A 192.0.2.19\n"
+	"fat NS ns20.fat\n"
+	"ns20.fat A 192.0.2.20\n"
+	"wide NS h01.hosts\n"
+	"h01.hosts A 198.18.0.1\n"
+	"wide NS h02.hosts\n"
+	"h02.hosts A 198.18.0.2\n"
+	"wide NS h03.hosts\n"
+	"h03.hosts A 198.18.0.3\n"
+	"wide NS h04.hosts\n"
+	"h04.hosts A 198.18.0.4\n"
+	"wide NS h05.hosts\n"
+	"h05.hosts A 198.18.0.5\n"
+	"wide NS h06.hosts\n"
+	"h06.hosts A 198.18.0.6\n"
+	"wide NS h07.hosts\n"
+	"h07.hosts A 198.18.0.7\n"
+	"wide NS h08.hosts\n"
+	"h08.hosts A 198.18.0.8\n"
+	"wide NS h09.hosts\n"
+	"h09.hosts A 198.18.0.9\n"
+	"wide NS h10.hosts\n"
+	"h10.hosts A 198.18.0.10\n"
+	"wide NS h11.hosts\n"
+	"h11.hosts A 198.18.0.11\n"
+	"wide NS h12.hosts\n"
+	"h12.hosts A 198.18.0.12\n"
+	"wide NS h13.hosts\n"
+	"h13.hosts A 198.18.0.13\n"
+	"wide NS h14.hosts\n"
+	"h14.hosts A 198.18.0.14\n"
+	"wide NS h15.hosts\n"
+	"h15.hosts A 198.18.0.15\n"
+	"wide NS h16.hosts\n"
+	"h16.hosts A 198.18.0.16\n"
+	"wide NS h17.hosts\n"
+	"h17.hosts A 198.18.0.17\n"
+	"wide NS h18.hosts\n"
+	"h18.hosts A 198.18.0.18\n"
+	"wide NS h19.hosts\n"
+	"h19.hosts A 198.18.0.19\n"
+	"wide NS h20.hosts\n"
+	"h20.hosts A 198.18.0.20\n";
 
 static const char other_zone[] =
 	"$ORIGIN other.\n"
@@ -412,6 +492,29 @@ a_referral_has_ns_in_authority_glue_in_additional_and_no_aa(void **state)
 	assert_int_equal(count(ldns_pkt_additional(r), "ns.deleg2.example.", LDNS_RR_TYPE_A), 1);
 	/* No DS without DO. */
 	assert_int_equal(count(ldns_pkt_authority(r), "sub.example.", LDNS_RR_TYPE_DS), 0);
+}
+
+static void
+in_domain_glue_that_does_not_fit_truncates_a_referral(void **state)
+{
+	/* RFC 9471 3.1: 20 NS names below the cut; their glue does not fit in 512. */
+	ldns_pkt *r = ask(*state, "host.fat.example.", LDNS_RR_TYPE_A, 0);
+	assert_true(ldns_pkt_tc(r));
+	assert_int_equal(count(ldns_pkt_authority(r), "fat.example.", LDNS_RR_TYPE_NS), 20);
+	r = ask(*state, "host.fat.example.", LDNS_RR_TYPE_A, ASK_EDNS);
+	assert_false(ldns_pkt_tc(r));
+	assert_int_equal(ldns_pkt_arcount(r), 20);   /* ldns does not count the OPT */
+}
+
+static void
+addresses_of_ns_names_outside_the_cut_are_left_out_without_tc(void **state)
+{
+	/* RFC 9471 3.2 / RFC 2181 9: only required glue sets TC. */
+	ldns_pkt *r = ask(*state, "host.wide.example.", LDNS_RR_TYPE_A, 0);
+	assert_false(ldns_pkt_tc(r));
+	assert_int_equal(count(ldns_pkt_authority(r), "wide.example.", LDNS_RR_TYPE_NS), 20);
+	assert_true(ldns_pkt_arcount(r) > 0);
+	assert_true(ldns_pkt_arcount(r) < 20);
 }
 
 static void
@@ -825,6 +928,8 @@ main(void)
 		T(nxdomain_has_the_soa_with_the_minimum_ttl),
 		T(nodata_has_the_soa_with_the_smaller_of_ttl_and_minimum),
 		T(a_referral_has_ns_in_authority_glue_in_additional_and_no_aa),
+		T(in_domain_glue_that_does_not_fit_truncates_a_referral),
+		T(addresses_of_ns_names_outside_the_cut_are_left_out_without_tc),
 		T(ds_at_a_cut_is_answered_from_the_parent),
 		T(mx_targets_get_their_addresses_in_additional),
 		T(names_outside_our_zones_are_refused_without_aa),
