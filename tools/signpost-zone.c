@@ -113,6 +113,31 @@ finish(int rc, const char *what, const char *subject)
 
 enum db_mode { DB_READ, DB_WRITE, DB_CREATE };
 
+/* mkdir -p: the state directory may not exist yet on a fresh install. */
+static int
+make_dirs(const char *dir)
+{
+	char path[4096];
+	size_t len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(path, dir, len + 1);
+	for (char *p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 static int
 open_db(const char *dir, enum db_mode mode, struct zones_db **db)
 {
@@ -126,7 +151,7 @@ open_db(const char *dir, enum db_mode mode, struct zones_db **db)
 		return EXIT_USAGE;
 	}
 	if (mode == DB_CREATE && stat(dir, &st) != 0) {
-		if (errno != ENOENT || mkdir(dir, 0755) != 0) {
+		if (errno != ENOENT || make_dirs(dir) != 0) {
 			fprintf(stderr, "%s: cannot create database directory %s: %s\n", PROG, dir,
 			        strerror(errno));
 			return EXIT_USAGE;

@@ -198,10 +198,10 @@ def test_recompiling_replaces_the_zone(tmp_path):
 
 
 def test_db_defaults_to_the_state_directory(tmp_path):
-    env = {"SIGNPOST_STATE_DIR": str(tmp_path)}
+    env = {"SIGNPOST_STATE_DIR": str(tmp_path / "fresh" / "state")}
     r = u.run_tool("compile", "broken.example.", BASE, env=env)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "db").is_dir()
+    assert (tmp_path / "fresh" / "state" / "db" / "data.mdb").is_file()
     r = u.run_tool("list", env=env)
     assert "broken.example." in r.stdout
     # Without the variable the built-in directory is used (absent here, so a clear error
