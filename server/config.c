@@ -662,6 +662,9 @@ parse_document(struct conf_ctx *cx, struct daemon_conf *c)
 			rc = conf_error(cx, k, NULL, "unknown key '%s' at the top level", key);
 		else
 			rc = s->parse(cx, v, c);
+		/* A module that logs its own errors leaves err empty: still say where. */
+		if (rc != 0 && s != NULL)
+			conf_error(cx, v, s->name, "invalid (see the messages above)");
 	}
 	return rc;
 }
