@@ -264,7 +264,7 @@ def test_a_compiler_killed_in_its_write_transaction_leaves_the_old_zone(tmp_path
     while time.monotonic() < deadline and proc.poll() is None:
         if _writer_lock_owner(db) == proc.pid:
             in_txn = True
-            time.sleep(0.2)  # let it write for a moment
+            time.sleep(0.1)  # let it write for a moment (the txn lasts ~0.5 s)
             break
         time.sleep(0.002)
     if proc.poll() is None:
