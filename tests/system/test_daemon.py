@@ -371,6 +371,23 @@ def test_tcp_connections_over_the_per_client_limit_are_closed(auth):
         assert du.recv_message(s).rcode() == dns.rcode.NOERROR
 
 
+def test_tcp_connections_over_the_total_limit_are_closed(auth):
+    d = auth(extra_server={"tcp-max-connections": 3, "tcp-max-per-client": 3})
+    held = [connect(d) for _ in range(3)]
+    try:
+        for s in held:
+            s.sendall(du.tcp_frame(dns.message.make_query(ZONE, "SOA")))
+            assert du.recv_message(s).rcode() == dns.rcode.NOERROR
+        with connect(d) as extra:
+            assert du.closed_by_peer(extra, 3)
+        # The connections already open keep working.
+        held[0].sendall(du.tcp_frame(dns.message.make_query(ZONE, "SOA")))
+        assert du.recv_message(held[0]).rcode() == dns.rcode.NOERROR
+    finally:
+        for s in held:
+            s.close()
+
+
 def test_sigterm_with_an_open_tcp_connection_exits_0(auth):
     d = auth()
     with connect(d) as s:
