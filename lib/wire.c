@@ -12,54 +12,6 @@ lower(uint8_t c)
 	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
 }
 
-void
-wire_reader_init(struct wire_reader *r, const uint8_t *buf, size_t len)
-{
-	r->buf = buf;
-	r->len = len;
-	r->pos = 0;
-}
-
-int
-wire_read_u8(struct wire_reader *r, uint8_t *v)
-{
-	if (wire_reader_left(r) < 1)
-		return SP_EPARSE;
-	*v = r->buf[r->pos++];
-	return 0;
-}
-
-int
-wire_read_u16(struct wire_reader *r, uint16_t *v)
-{
-	if (wire_reader_left(r) < 2)
-		return SP_EPARSE;
-	*v = (uint16_t)(r->buf[r->pos] << 8 | r->buf[r->pos + 1]);
-	r->pos += 2;
-	return 0;
-}
-
-int
-wire_read_u32(struct wire_reader *r, uint32_t *v)
-{
-	if (wire_reader_left(r) < 4)
-		return SP_EPARSE;
-	const uint8_t *p = r->buf + r->pos;
-	*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-	r->pos += 4;
-	return 0;
-}
-
-int
-wire_read_bytes(struct wire_reader *r, size_t n, const uint8_t **p)
-{
-	if (wire_reader_left(r) < n)
-		return SP_EPARSE;
-	*p = r->buf + r->pos;
-	r->pos += n;
-	return 0;
-}
-
 /* Walks the name at r->pos; out may be NULL (skip). The verdicts follow
  * ldns_wire2dname() so that the hand parser and ldns agree on what is malformed. */
 static int

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/errors.h"
+
 /* ---- reading ------------------------------------------------------------------------ */
 
 struct wire_reader {
@@ -19,14 +21,63 @@ struct wire_reader {
 	size_t pos;
 };
 
-void wire_reader_init(struct wire_reader *r, const uint8_t *buf, size_t len);
+static inline void
+wire_reader_init(struct wire_reader *r, const uint8_t *buf, size_t len)
+{
+	r->buf = buf;
+	r->len = len;
+	r->pos = 0;
+}
+
+static inline size_t
+wire_reader_left(const struct wire_reader *r)
+{
+	return r->len - r->pos;
+}
+
 /* Each returns 0 and advances, or SP_EPARSE (position unchanged) if too few octets are
- * left. */
-int wire_read_u8(struct wire_reader *r, uint8_t *v);
-int wire_read_u16(struct wire_reader *r, uint16_t *v);
-int wire_read_u32(struct wire_reader *r, uint32_t *v);
+ * left. Inline: the query parser calls them for every field. */
+static inline int
+wire_read_u8(struct wire_reader *r, uint8_t *v)
+{
+	if (wire_reader_left(r) < 1)
+		return SP_EPARSE;
+	*v = r->buf[r->pos++];
+	return 0;
+}
+
+static inline int
+wire_read_u16(struct wire_reader *r, uint16_t *v)
+{
+	if (wire_reader_left(r) < 2)
+		return SP_EPARSE;
+	*v = (uint16_t)(r->buf[r->pos] << 8 | r->buf[r->pos + 1]);
+	r->pos += 2;
+	return 0;
+}
+
+static inline int
+wire_read_u32(struct wire_reader *r, uint32_t *v)
+{
+	if (wire_reader_left(r) < 4)
+		return SP_EPARSE;
+	const uint8_t *p = r->buf + r->pos;
+	*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	r->pos += 4;
+	return 0;
+}
+
 /* Sets *p to the next n octets (borrowed from the buffer). */
-int wire_read_bytes(struct wire_reader *r, size_t n, const uint8_t **p);
+static inline int
+wire_read_bytes(struct wire_reader *r, size_t n, const uint8_t **p)
+{
+	if (wire_reader_left(r) < n)
+		return SP_EPARSE;
+	*p = r->buf + r->pos;
+	r->pos += n;
+	return 0;
+}
+
 /* Reads a possibly compressed name (RFC 1035 4.1.4) into out (DNAME_MAXLEN octets),
  * uncompressed, case kept, and sets *outlen to its wire length. Rejects with SP_EPARSE
  * what ldns_wire2dname() rejects: a label type other than 00 and 11, a pointer to
@@ -36,12 +87,6 @@ int wire_read_bytes(struct wire_reader *r, size_t n, const uint8_t **p);
 int wire_read_name(struct wire_reader *r, uint8_t *out, size_t *outlen);
 /* Skips a possibly compressed name with the same checks as wire_read_name(). */
 int wire_skip_name(struct wire_reader *r);
-
-static inline size_t
-wire_reader_left(const struct wire_reader *r)
-{
-	return r->len - r->pos;
-}
 
 /* ---- writing ------------------------------------------------------------------------ */
 

@@ -628,7 +628,17 @@ answer_query(struct answer_ctx *ctx, const struct answer_client *cl, const uint8
 	}
 	count_query(ctx->stats, cl, &query);
 
-	rs = (struct resp){ .q = &query, .ctx = ctx, .rrclass = CLASS_IN, .tcp = cl->tcp };
+	/* Not a compound literal: that would zero the whole struct (kilobytes of
+	 * additional-section and proof slots) for every query. */
+	rs.q = &query;
+	rs.ctx = ctx;
+	rs.rrclass = CLASS_IN;
+	rs.tcp = cl->tcp;
+	rs.tc = rs.aa = false;
+	rs.rcode = 0;
+	rs.section = 0;
+	rs.count[0] = rs.count[1] = rs.count[2] = 0;
+	rs.naddl = rs.nproofs = 0;
 	/* A FORMERR carries no OPT: the OPT may be what was malformed. */
 	bool edns = query.edns && v != QUERY_FORMERR;
 	size_t limit = size_limit(ctx, cl, &query, cap);

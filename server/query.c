@@ -96,7 +96,12 @@ query_parse(struct query *q, const uint8_t *pkt, size_t len)
 	struct wire_reader r;
 	uint16_t flags, counts[4];
 
-	memset(q, 0, sizeof(*q));
+	/* Field by field: zeroing the whole struct (qname included) costs more than
+	 * the parse of a typical query. */
+	q->has_question = q->edns = q->dnssec_ok = q->nsid = false;
+	q->qname_len = 0;
+	q->qtype = q->qclass = q->edns_size = 0;
+	q->edns_version = 0;
 	if (len < 12 || (pkt[2] & 0x80) != 0)
 		return QUERY_DROP;  /* nothing to answer, or an answer: never reply to one */
 
