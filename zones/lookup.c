@@ -271,10 +271,13 @@ zones_lookup(struct zones_snapshot *s, const uint8_t *qname, uint16_t qtype,
 		return ZONES_NOT_OURS;
 	unsigned labels = dname_labels(qname);
 	if (qtype == RR_DS && labels == res->zone.apex_labels && labels > 0) {
-		/* DS at a child apex: the parent answers it when we serve the parent too. */
+		/* DS at a child apex: the parent answers it when we serve the parent too and it
+		 * has the delegation (otherwise the child's own NODATA is the better answer). */
 		struct zones_zone parent;
 		struct zones_rrset psoa;
-		if (find_zone(s, dname_suffix(qname, labels - 1), &parent, &psoa)) {
+		struct zones_node cut;
+		if (find_zone(s, dname_suffix(qname, labels - 1), &parent, &psoa) &&
+		    zones_find_node(s, &parent, qname, &cut) && (cut.flags & ZONES_NODE_CUT)) {
 			res->zone = parent;
 			res->soa = psoa;
 		}

@@ -460,9 +460,29 @@ nested_zones_answer_from_the_closest_zone(void **state)
 	assert_int_equal(r.rrset.type, LDNS_RR_TYPE_DS);
 	assert_int_equal(lookup(f, "www.example.org.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
 	assert_int_equal(r.zone.apex_labels, 2);
+	/* example.org. has no served parent: DS at its apex is the zone's own NODATA. */
+	assert_int_equal(lookup(f, "example.org.", LDNS_RR_TYPE_DS, &r), ZONES_NODATA);
+	assert_int_equal(r.zone.apex_labels, 2);
 	assert_int_equal(lookup(f, "nope.example.org.", LDNS_RR_TYPE_A, &r), ZONES_NXDOMAIN);
 	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
 	assert_int_equal(r.zone.apex_labels, 1);
+}
+
+static void
+ds_at_a_child_apex_stays_in_the_child_when_the_parent_has_no_cut(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	static const char other[] =
+		"$ORIGIN other.example.\n"
+		"@ 300 SOA ns h 3 2 3 4 5\n"
+		"@ 300 NS ns.example.net.\n";
+	/* example. serves, but does not delegate, other.example. */
+	assert_int_equal(compile_text(f, "other.example.", "other.zone", other, NULL), 0);
+	zones_snapshot_begin(f->snap);
+	assert_int_equal(lookup(f, "other.example.", LDNS_RR_TYPE_DS, &r), ZONES_NODATA);
+	assert_int_equal(r.zone.apex_labels, 2);
+	assert_int_equal(r.zone.serial, 3);
 }
 
 static int
@@ -1060,6 +1080,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(name_outside_every_zone_is_not_ours, setup_example, teardown),
 		cmocka_unit_test_setup_teardown(nsec_predecessor_is_found, setup_example, teardown),
 		cmocka_unit_test_setup_teardown(nested_zones_answer_from_the_closest_zone, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(ds_at_a_child_apex_stays_in_the_child_when_the_parent_has_no_cut, setup_example, teardown),
 		cmocka_unit_test_setup_teardown(zones_are_listed_in_canonical_order_with_info, setup_example, teardown),
 		cmocka_unit_test_setup_teardown(recompiling_replaces_the_zone_under_a_new_id, setup_example, teardown),
 		cmocka_unit_test_setup_teardown(failed_compile_changes_nothing, setup_example, teardown),
