@@ -2,7 +2,9 @@
  * opens a connection to 127.0.0.1:PORT, writes PER_CONN length-prefixed queries in one go
  * (RFC 7766 6.2.1.1 pipelining), reads the PER_CONN answers, closes, and repeats for SECONDS.
  * Queries come from a dnsperf-style file ("name TYPE" lines; A AAAA MX TXT NS SOA CNAME).
- * Prints "connections C queries Q answers A seconds S". Single thread; run it pinned.
+ * Prints "connections C queries Q answers A seconds S good G": G counts answers with QR set,
+ * the ID of a query sent on that connection, and RCODE NOERROR or NXDOMAIN, so a server that
+ * answers fast with errors does not look fast. Single thread; run it pinned.
  * Usage: tcppipe PORT QUERYFILE SECONDS [PER_CONN] */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -99,7 +101,7 @@ main(int argc, char **argv)
 	static uint8_t out[100 * 300 * 4], in[1 << 20];
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-	unsigned long conns = 0, sent = 0, answers = 0;
+	unsigned long conns = 0, sent = 0, answers = 0, good = 0;
 	size_t qi = 0;
 	double t0 = now();
 	while (now() - t0 < secs) {
@@ -112,7 +114,7 @@ main(int argc, char **argv)
 			continue;
 		}
 		conns++;
-		size_t olen = 0;
+		size_t olen = 0, first = qi;
 		for (int i = 0; i < per_conn && olen + 300 < sizeof(out); i++) {
 			memcpy(out + olen, queries[qi], qlens[qi]);
 			olen += qlens[qi];
@@ -138,6 +140,13 @@ main(int argc, char **argv)
 				size_t ml = ((size_t)in[pos] << 8) | in[pos + 1];
 				if (have - pos < ml + 2)
 					break;
+				const uint8_t *m = in + pos + 2;
+				if (ml >= 12 && (m[2] & 0x80) && ((m[3] & 0x0f) == 0 || (m[3] & 0x0f) == 3)) {
+					size_t id = ((size_t)m[0] << 8) | m[1];
+					size_t span = (qi + nq - first) % nq;  /* ids first..qi-1 (mod nq) */
+					if ((id + nq - first) % nq < span || span == 0)
+						good++;
+				}
 				pos += ml + 2;
 				got++;
 			}
@@ -152,7 +161,7 @@ main(int argc, char **argv)
 		answers += (unsigned long)got;
 		close(fd);
 	}
-	printf("connections %lu queries %lu answers %lu seconds %.3f\n", conns, sent, answers,
-	       now() - t0);
+	printf("connections %lu queries %lu answers %lu seconds %.3f good %lu\n", conns, sent,
+	       answers, now() - t0, good);
 	return 0;
 }
