@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+"""make_seeds.py - (re)builds the seed corpora of the libFuzzer targets in
+tests/fuzz/corpus/<target>/ from real messages and real files:
+
+  fuzz_query     queries built with dnspython against the names of the target's zones
+                 (plain, EDNS, DO, NSID, CHAOS, AXFR/IXFR, NOTIFY/UPDATE, TSIG-signed),
+                 and hand-made malformed ones (two OPTs, forward pointers, QDCOUNT 0/2, ...)
+  fuzz_wire      two knob octets + those queries and dnspython responses (compressed)
+  fuzz_zonefile  tests/system/zones/{good,broken}/*.zone and the other test zones
+  fuzz_gslb_conf the YAML examples of docs/gslb.md and the configurations in
+                 tests/unit/test_gslb_conf.c
+
+Run it with /usr/bin/python3 (dnspython) from anywhere; it replaces the generated files
+(seed-*) and leaves other files (minimised finds added by hand) alone. Deterministic:
+message IDs are fixed, so re-running gives the same files."""
+import glob
+import hashlib
+import os
+import re
+import struct
+import sys
+
+import dns.message
+import dns.name
+import dns.edns
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import dns.tsigkeyring
+import dns.update
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+CORPUS = os.path.join(HERE, "corpus")
+
+
+def save(target, data, tag):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    h = hashlib.sha1(data).hexdigest()[:12]
+    with open(os.path.join(d, f"seed-{tag}-{h}"), "wb") as f:
+        f.write(data)
+
+
+def clean(target):
+    for p in glob.glob(os.path.join(CORPUS, target, "seed-*")):
+        os.unlink(p)
+
+
+def query(name, rdtype="A", rdclass="IN", qid=4660, **kw):
+    q = dns.message.make_query(name, rdtype, rdclass, **kw)
+    q.id = qid
+    return q
+
+
+def queries():
+    """(tag, wire) pairs: well-formed queries first, then malformed ones."""
+    out = []
+    names = [
+        ("www.example.", "A"), ("www.example.", "AAAA"), ("example.", "SOA"),
+        ("example.", "NS"), ("example.", "MX"), ("example.", "ANY"), ("example.", "TXT"),
+        ("alias.example.", "A"), ("chain1.example.", "A"), ("loop1.example.", "A"),
+        ("gone.example.", "A"), ("toother.example.", "A"), ("tosigned.example.", "A"),
+        ("x.dn.example.", "A"), ("a.b.dn.example.", "AAAA"), ("dn.example.", "DNAME"),
+        ("a.self.example.", "A"), ("x.long.example.", "A"), ("x.toout.example.", "A"),
+        ("todname.example.", "A"), ("foo.wild.example.", "A"), ("a.b.wild.example.", "MX"),
+        ("q.wcname.example.", "A"), ("y.wcent.example.", "A"), ("z.wcent.example.", "A"),
+        ("sub.example.", "NS"), ("sub.example.", "DS"), ("host.sub.example.", "A"),
+        ("deep.ns1.sub.example.", "A"), ("deleg2.example.", "A"), ("_sip._udp.example.", "SRV"),
+        ("_sip._tcp.example.", "SRV"), ("ptr.example.", "PTR"), ("caa.example.", "CAA"),
+        ("unk.example.", "TYPE65000"), ("big.example.", "TXT"), ("bigalias.example.", "TXT"),
+        ("wide.example.", "A"), ("nothere.example.", "A"), ("www.other.", "A"),
+        ("back.other.", "A"), ("nonexistent.invalid.", "A"), (".", "NS"),
+        ("WwW.ExAmPlE.", "A"),
+    ]
+    for i, (n, t) in enumerate(names):
+        out.append((f"q{i}", query(n, t).to_wire()))
+    signed = [("www.signed.", "A"), ("signed.", "DNSKEY"), ("nx.signed.", "A"),
+              ("www.signed.", "MX"), ("x.wc.signed.", "A"), ("a.signed.", "A"),
+              ("deleg.signed.", "A"), ("deleg.signed.", "DS"), ("insecure.signed.", "DS"),
+              ("x.insecure.signed.", "A"), ("signed.", "NSEC")]
+    for i, (n, t) in enumerate(signed):
+        out.append((f"do{i}", query(n, t, want_dnssec=True, payload=1232).to_wire()))
+    out.append(("edns512", query("big.example.", "TXT", use_edns=0, payload=512).to_wire()))
+    out.append(("edns4096", query("wide.example.", "A", use_edns=0, payload=4096).to_wire()))
+    out.append(("nsid", query("www.example.", "A", use_edns=0,
+                              options=[dns.edns.GenericOption(dns.edns.NSID, b"")]).to_wire()))
+    out.append(("ednsv1", query("www.example.", "A", use_edns=1).to_wire()))
+    cookie = dns.edns.GenericOption(dns.edns.COOKIE, b"\x01\x02\x03\x04\x05\x06\x07\x08")
+    out.append(("cookie", query("www.example.", "A", use_edns=0, options=[cookie]).to_wire()))
+    out.append(("version", query("version.bind.", "TXT", "CH").to_wire()))
+    out.append(("idserver", query("id.server.", "TXT", "CH").to_wire()))
+    out.append(("hostname", query("hostname.bind.", "TXT", "CH").to_wire()))
+    out.append(("classany", query("www.example.", "A", "ANY").to_wire()))
+    out.append(("classhs", query("www.example.", "A", "HS").to_wire()))
+    out.append(("axfr", query("example.", "AXFR").to_wire()))
+    ixfr = query("example.", "IXFR")
+    ixfr.authority.append(dns.rrset.from_text("example.", 0, "IN", "SOA",
+                                              "ns1.example. hostmaster.example. 1 7200 3600 1209600 300"))
+    out.append(("ixfr", ixfr.to_wire()))
+    notify = query("example.", "SOA")
+    notify.set_opcode(dns.opcode.NOTIFY)
+    out.append(("notify", notify.to_wire()))
+    upd = dns.update.UpdateMessage("example.", id=77)
+    upd.add("new", 300, "A", "192.0.2.9")
+    out.append(("update", upd.to_wire()))
+    keyring = dns.tsigkeyring.from_text({"key.example.": "c2lnbnBvc3QtZnV6ei1rZXk="})
+    tq = query("www.example.", "A")
+    tq.use_tsig(keyring, keyname="key.example.")
+    out.append(("tsig", tq.to_wire()))
+
+    # Malformed, built as bytes: each exercises one FORMERR/drop rule.
+    base = query("www.example.", "A").to_wire()
+    hdr, body = base[:12], base[12:]
+    def with_counts(qd, an, ns, ar, rest):
+        return hdr[:4] + struct.pack("!HHHH", qd, an, ns, ar) + rest
+    opt = b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0)
+    out.append(("qd0", with_counts(0, 0, 0, 0, b"")))
+    out.append(("qd2", with_counts(2, 0, 0, 0, body + body)))
+    out.append(("an1", with_counts(1, 1, 0, 0, body + b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 0, 4) + b"\x01\x02\x03\x04")))
+    out.append(("twoopt", with_counts(1, 0, 0, 2, body + opt + opt)))
+    out.append(("optnotroot", with_counts(1, 0, 0, 1, body + b"\xc0\x0c" + opt[1:])))
+    out.append(("optbadopts", with_counts(1, 0, 0, 1, body + b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 4) + b"\x00\x03\x00\x09")))
+    out.append(("fwdptr", with_counts(1, 0, 0, 0, b"\xc0\x0e\x00\x00\x01\x00\x01")))
+    out.append(("selfptr", with_counts(1, 0, 0, 0, b"\xc0\x0c\x00\x01\x00\x01")))
+    out.append(("label01", with_counts(1, 0, 0, 0, b"\x43abc\x00\x00\x01\x00\x01")))
+    out.append(("trunc", base[:-3]))
+    out.append(("trailing", base + b"\x00\x00\x00"))
+    out.append(("qr", base[:2] + bytes([base[2] | 0x80]) + base[3:]))
+    out.append(("rcode", base[:3] + bytes([base[3] | 0x05]) + base[4:]))
+    out.append(("short", base[:11]))
+    tsig_rr = tq.to_wire()[12 + len(body):]
+    out.append(("tsignotlast", with_counts(1, 0, 0, 2, body + tsig_rr + opt)))
+    longname = b"".join(b"\x3f" + b"a" * 63 for _ in range(4)) + b"\x00"
+    out.append(("toolong", with_counts(1, 0, 0, 0, longname + b"\x00\x01\x00\x01")))
+    return out
+
+
+def responses():
+    out = []
+    q = query("www.example.", "A", want_dnssec=True)
+    r = dns.message.make_response(q)
+    r.answer.append(dns.rrset.from_text("www.example.", 300, "IN", "A", "192.0.2.80"))
+    r.authority.append(dns.rrset.from_text("example.", 300, "IN", "NS", "ns1.example.", "ns2.example."))
+    r.additional.append(dns.rrset.from_text("ns1.example.", 300, "IN", "A", "192.0.2.1"))
+    out.append(("resp1", r.to_wire()))
+    q = query("alias.example.", "MX")
+    r = dns.message.make_response(q)
+    r.answer.append(dns.rrset.from_text("alias.example.", 300, "IN", "CNAME", "www.example."))
+    r.answer.append(dns.rrset.from_text("www.example.", 300, "IN", "MX", "10 mail.www.example."))
+    r.additional.append(dns.rrset.from_text("mail.www.example.", 300, "IN", "AAAA", "2001:db8::1"))
+    out.append(("resp2", r.to_wire()))
+    return out
+
+
+def main():
+    for t in ("fuzz_query", "fuzz_wire", "fuzz_zonefile", "fuzz_gslb_conf"):
+        clean(t)
+    qs = queries()
+    for tag, wire in qs:
+        save("fuzz_query", wire, tag)
+    knobs = [(0, 0xff), (12, 0x40), (0, 0x01), (30, 0x21), (0, 0x07)]
+    for i, (tag, wire) in enumerate(qs[:: 3] + responses()):
+        a, b = knobs[i % len(knobs)]
+        save("fuzz_wire", bytes([a, b]) + wire, tag)
+
+    zone_files = sorted(glob.glob(os.path.join(TOP, "tests/system/zones/**/*.zone"), recursive=True))
+    zone_files += sorted(glob.glob(os.path.join(TOP, "tests/system/zones/**/*.inc"), recursive=True))
+    for p in zone_files:
+        with open(p, "rb") as f:
+            save("fuzz_zonefile", f.read(), os.path.basename(p).replace(".", "_"))
+
+    yamls = []
+    with open(os.path.join(TOP, "docs/gslb.md")) as f:
+        md = f.read()
+    for block in re.findall(r"```yaml\n(.*?)```", md, re.S):
+        if not re.search(r"^gslb:", block, re.M):
+            block = "gslb:\n" + "".join("  " + l + "\n" for l in block.splitlines())
+        yamls.append(block)
+    with open(os.path.join(TOP, "tests/unit/test_gslb_conf.c")) as f:
+        src = f.read()
+    # Runs of adjacent C string literals that start a gslb: document.
+    for m in re.finditer(r'"gslb:\\n"(?:\s*(?:/\*.*?\*/)?\s*"(?:[^"\\]|\\.)*")*', src, re.S):
+        lits = re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(0))
+        text = "".join(lits).encode().decode("unicode_escape")
+        if len(text) > 10:
+            yamls.append(text)
+    # One small configuration per policy and per check type.
+    checks = {
+        "tcp": "      type: tcp\n      port: 80\n",
+        "http": "      type: http\n      path: /h\n      expect-status: 200\n      interval: 500ms\n      timeout: 200ms\n",
+        "https": "      type: https\n      sni: a.example\n      tls-verify: false\n",
+        "external": "      type: external\n      file: /nonexistent/state\n",
+    }
+    policies = ["weighted", "round-robin", "failover", "hash", "topology", "lowest-rtt"]
+    for i, pol in enumerate(policies):
+        ctype = list(checks)[i % len(checks)]
+        y = ("gslb:\n  checks:\n    c1:\n" + checks[ctype] +
+             "  pools:\n    p1:\n      ttl: 20\n      max-answers: 2\n      fallback: all\n"
+             "      members:\n"
+             "        - { name: m1, address: 192.0.2.1, weight: 2, priority: 0, region: eu, check: c1 }\n"
+             "        - { name: m2, address6: '2001:db8::2', priority: 1, region: us }\n"
+             "  topology:\n    - { subnet: 10.0.0.0/8, region: eu }\n    - { subnet: '2001:db8::/32', region: us }\n"
+             "  region-order: { eu: [eu, us], us: [us, eu] }\n"
+             "  names:\n    - name: www.example.test.\n      pool: p1\n"
+             f"      policy: {pol}\n      hash-prefix4: 24\n      hash-prefix6: 56\n")
+        yamls.append(y)
+    yamls.append("gslb:\n  pools: {}\n")
+    yamls.append("gslb: &a\n  pools: *a\n")
+    yamls.append("other: 1\n")
+    for i, y in enumerate(yamls):
+        save("fuzz_gslb_conf", y, f"y{i}")
+    for t in ("fuzz_query", "fuzz_wire", "fuzz_zonefile", "fuzz_gslb_conf"):
+        n = len(glob.glob(os.path.join(CORPUS, t, "*")))
+        print(f"{t}: {n} files", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
