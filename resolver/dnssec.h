@@ -117,10 +117,9 @@ enum dnssec_result dnssec_verify_rrset(const struct dnssec_config *cfg, struct d
 
 /* Validates a zone's DNSKEY RRset (dnskeys, with its RRSIGs in sigs) against trust: a DS
  * RRset from the validated parent, or trust anchor records (DS and/or DNSKEY, as returned
- * by dnssec_anchors_find()). SECURE when a DNSKEY
- * with the Zone Key flag matches a DS (digest types 2, 4, and 1 if allowed) or equals an anchor
- * DNSKEY, and that
- * key signs the DNSKEY RRset. INSECURE when no DS uses a supported digest and algorithm
+ * by dnssec_anchors_find()). SECURE when a DNSKEY with the Zone Key flag matches a DS
+ * (digest types 2, 4, and 1 if allowed) or equals an anchor DNSKEY, and that key signs the
+ * DNSKEY RRset. INSECURE when no DS uses a supported digest and algorithm
  * (RFC 4035 5.2; EDE 1 or 2). BOGUS otherwise (EDE 9 no DNSKEY matches, 6 ...). */
 enum dnssec_result dnssec_verify_dnskeys(const struct dnssec_config *cfg, struct dnssec_budget *b,
                                          const ldns_rr_list *trust, const ldns_rr_list *dnskeys,
@@ -178,6 +177,30 @@ size_t dnssec_anchors_count(const struct dnssec_anchors *a);
 const ldns_rr_list *dnssec_anchors_find(const struct dnssec_anchors *a, const ldns_rdf *name);
 
 /* Internals shared by resolver/validate.c, nsec.c, nsec3.c (not for the resolver). */
+
+/* The NSEC or NSEC3 records of one response, each verified only when a proof uses it. */
+#define DNSSEC__DENIAL_MAX 16
+struct dnssec__denial {
+	const struct dnssec_config *cfg;
+	struct dnssec_budget *b;
+	const ldns_rr_list *auth, *keys;        /* keys NULL: records are trusted */
+	const ldns_rdf *zone;                   /* owner of keys, NULL if unknown */
+	uint32_t now;
+	ldns_rr *rr[DNSSEC__DENIAL_MAX];
+	int8_t ok[DNSSEC__DENIAL_MAX];          /* 0 unchecked, 1 verified, -1 bogus */
+	size_t n;
+	bool budget_out;                        /* the query's budget ran out */
+	struct dnssec_status fail;              /* why the last record failed to verify */
+};
+/* True when d->rr[i] is signed by the zone (verifying it the first time). */
+bool dnssec__denial_usable(struct dnssec__denial *d, size_t i);
+/* The NSEC3 half of dnssec_prove_denial(): d holds NSEC3 records. */
+enum dnssec_result dnssec__nsec3_prove(struct dnssec__denial *d, enum dnssec_denial want,
+                                       const ldns_rdf *qname, ldns_rr_type qtype,
+                                       unsigned wildcard_labels, struct dnssec_status *st);
+/* Ends a failed proof: the failure of a record's signature, the budget, or "missing". */
+enum dnssec_result dnssec__denial_fail(struct dnssec__denial *d, struct dnssec_status *st,
+                                       const char *what);
 void dnssec__status_set(struct dnssec_status *st, enum dnssec_result r, int ede,
                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* The RRSIGs in sigs covering owner/type. Caller frees the list (not the records) with
