@@ -1,0 +1,604 @@
+/* conf.c - the `resolver:` YAML section -> struct resolver_conf, root hints files,
+ * addresses and the recursion ACL (prefix lists, IPv4 and IPv6). Parsing runs on the
+ * thread that loads the configuration; resolver_acl_match() is called by workers on the
+ * answer path (no allocation). Errors name file:line and the key path like gslb/conf.c;
+ * a section with errors is refused whole. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/errors.h"
+#include "lib/log.h"
+#include "resolver/resolver.h"
+
+/* ---- addresses and prefixes ------------------------------------------------------------ */
+
+int
+resolver_addr_parse(const char *text, uint16_t default_port, struct resolver_addr *out)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *at = strrchr(text, '@');
+	size_t hl = at ? (size_t)(at - text) : strlen(text);
+	unsigned long port = default_port;
+
+	if (hl == 0 || hl >= sizeof(host))
+		return SP_EPARSE;
+	memcpy(host, text, hl);
+	host[hl] = 0;
+	if (at != NULL) {
+		char *end;
+		errno = 0;
+		port = strtoul(at + 1, &end, 10);
+		if (at[1] == 0 || *end != 0 || errno != 0 || port == 0 || port > 65535)
+			return SP_EPARSE;
+	}
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, host, &out->u.sin.sin_addr) == 1) {
+		out->u.sin.sin_family = AF_INET;
+		out->u.sin.sin_port = htons((uint16_t)port);
+		out->len = sizeof(out->u.sin);
+	} else if (inet_pton(AF_INET6, host, &out->u.sin6.sin6_addr) == 1) {
+		out->u.sin6.sin6_family = AF_INET6;
+		out->u.sin6.sin6_port = htons((uint16_t)port);
+		out->len = sizeof(out->u.sin6);
+	} else {
+		return SP_EPARSE;
+	}
+	return 0;
+}
+
+bool
+resolver_addr_equal(const struct resolver_addr *a, const struct resolver_addr *b)
+{
+	if (a->u.sa.sa_family != b->u.sa.sa_family)
+		return false;
+	if (a->u.sa.sa_family == AF_INET)
+		return a->u.sin.sin_port == b->u.sin.sin_port &&
+		       a->u.sin.sin_addr.s_addr == b->u.sin.sin_addr.s_addr;
+	if (a->u.sa.sa_family == AF_INET6)
+		return a->u.sin6.sin6_port == b->u.sin6.sin6_port &&
+		       memcmp(&a->u.sin6.sin6_addr, &b->u.sin6.sin6_addr, 16) == 0;
+	return false;
+}
+
+bool
+resolver_addr_is_loopback(const struct resolver_addr *a)
+{
+	if (a->u.sa.sa_family == AF_INET)
+		return (ntohl(a->u.sin.sin_addr.s_addr) >> 24) == 127;
+	if (a->u.sa.sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&a->u.sin6.sin6_addr);
+	return false;
+}
+
+char *
+resolver_addr_str(const struct resolver_addr *a, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (a->u.sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &a->u.sin.sin_addr, host, sizeof(host));
+		port = ntohs(a->u.sin.sin_port);
+	} else if (a->u.sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->u.sin6.sin6_addr, host, sizeof(host));
+		port = ntohs(a->u.sin6.sin6_port);
+	}
+	snprintf(out, outlen, "%s@%u", host, port);
+	return out;
+}
+
+int
+resolver_prefix_parse(const char *text, struct resolver_prefix *out)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(text, '/');
+	size_t hl = slash ? (size_t)(slash - text) : strlen(text);
+
+	if (hl == 0 || hl >= sizeof(host))
+		return SP_EPARSE;
+	memcpy(host, text, hl);
+	host[hl] = 0;
+	memset(out, 0, sizeof(*out));
+	unsigned max;
+	if (inet_pton(AF_INET, host, out->addr) == 1) {
+		out->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, out->addr) == 1) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		return SP_EPARSE;
+	}
+	unsigned long bits = max;
+	if (slash != NULL) {
+		char *end;
+		errno = 0;
+		bits = strtoul(slash + 1, &end, 10);
+		if (slash[1] == 0 || *end != 0 || errno != 0 || bits > max)
+			return SP_EPARSE;
+	}
+	out->bits = (uint8_t)bits;
+	/* Host bits must be zero: "10.1.2.3/8" is a typo more often than an intent. */
+	for (unsigned i = (unsigned)bits; i < max; i++) {
+		if (out->addr[i / 8] & (0x80 >> (i % 8)))
+			return SP_EPARSE;
+	}
+	return 0;
+}
+
+static bool
+prefix_match(const struct resolver_prefix *p, const uint8_t *a)
+{
+	unsigned full = p->bits / 8, rest = p->bits % 8;
+	if (memcmp(p->addr, a, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+	return (p->addr[full] & mask) == (a[full] & mask);
+}
+
+bool
+resolver_acl_match(const struct resolver_acl *acl, const struct sockaddr *sa)
+{
+	const uint8_t *a4 = NULL, *a6 = NULL;
+
+	if (sa->sa_family == AF_INET) {
+		a4 = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		a6 = in6->s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(in6))
+			a4 = in6->s6_addr + 12;     /* ::ffff:127.0.0.1 is 127.0.0.1 */
+	} else {
+		return false;
+	}
+	for (size_t i = 0; i < acl->n; i++) {
+		const struct resolver_prefix *p = &acl->v[i];
+		if ((p->family == AF_INET && a4 != NULL && prefix_match(p, a4)) ||
+		    (p->family == AF_INET6 && a6 != NULL && prefix_match(p, a6)))
+			return true;
+	}
+	return false;
+}
+
+/* ---- defaults ------------------------------------------------------------------------ */
+
+static int
+conf_init(struct resolver_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->enable = false;
+	c->allow.v = calloc(2, sizeof(*c->allow.v));
+	if (c->allow.v == NULL)
+		return -ENOMEM;
+	resolver_prefix_parse("127.0.0.0/8", &c->allow.v[0]);
+	resolver_prefix_parse("::1", &c->allow.v[1]);
+	c->allow.n = 2;
+	c->validation = true;
+	c->qname_minimisation = true;
+	c->use_0x20 = false;
+	c->cache_size = 64u << 20;
+	c->ttl_min = 0;
+	c->ttl_max = 86400;
+	c->neg_ttl_max = 3600;
+	c->serve_stale = true;
+	c->stale_max_age = 86400;
+	c->stale_answer_timeout_ms = 1800;
+	c->prefetch = false;
+	c->query_timeout_ms = 400;
+	c->request_timeout_ms = 10000;
+	c->limits = (struct resolver_limits){
+		.max_upstream_queries = 64, .max_referrals = 30, .max_cname = 12,
+		.max_ns_fetch = 4, .max_ns_fetch_total = 12, .max_validations = 64,
+		.max_per_server = 64, .max_per_client = 32, .max_pending = 10000,
+	};
+	return 0;
+}
+
+int
+resolver_conf_new(struct resolver_conf **out)
+{
+	struct resolver_conf *c = malloc(sizeof(*c));
+	if (c == NULL || conf_init(c) != 0) {
+		free(c);
+		return -ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+void
+resolver_conf_free(struct resolver_conf *c)
+{
+	if (c == NULL)
+		return;
+	free(c->allow.v);
+	free(c->hints_file);
+	free(c->trust_anchor);
+	free(c);
+}
+
+/* ---- hints files ------------------------------------------------------------------- */
+
+int
+resolver_hints_load(const char *path, struct resolver_addr *out, size_t max)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	unsigned lineno = 0;
+	size_t n = 0;
+
+	if (f == NULL) {
+		log_err("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	int rc = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		char *semi = strchr(line, ';');
+		if (semi != NULL)
+			*semi = 0;
+		char *tok[8];
+		int nt = 0;
+		for (char *s = strtok(line, " \t\r\n"); s != NULL && nt < 8; s = strtok(NULL, " \t\r\n"))
+			tok[nt++] = s;
+		if (nt == 0)
+			continue;
+		/* "ADDR[@PORT]" alone, or an A/AAAA record: the address is the last field. */
+		const char *type = nt >= 3 ? tok[nt - 2] : NULL;
+		if (type != NULL && strcasecmp(type, "NS") == 0)
+			continue;
+		if (nt != 1 && (type == NULL || (strcasecmp(type, "A") != 0 &&
+		                                 strcasecmp(type, "AAAA") != 0))) {
+			log_err("%s:%u: expected NS, A or AAAA records or ADDR[@PORT]", path, lineno);
+			rc = SP_ECONFIG;
+			break;
+		}
+		if (n == max) {
+			log_err("%s:%u: more than %zu root server addresses", path, lineno, max);
+			rc = SP_ECONFIG;
+			break;
+		}
+		if (resolver_addr_parse(tok[nt - 1], 53, &out[n]) != 0) {
+			log_err("%s:%u: %s: not an address", path, lineno, tok[nt - 1]);
+			rc = SP_ECONFIG;
+			break;
+		}
+		n++;
+	}
+	fclose(f);
+	if (rc == 0 && n == 0) {
+		log_err("%s: no root server addresses", path);
+		rc = SP_ECONFIG;
+	}
+	return rc != 0 ? rc : (int)n;
+}
+
+/* ---- YAML ------------------------------------------------------------------------------ */
+
+struct pctx {
+	yaml_document_t *doc;
+	const char *file;
+	int errors;
+};
+
+static void
+perr(struct pctx *p, const yaml_node_t *n, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+perr(struct pctx *p, const yaml_node_t *n, const char *key, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_err("%s:%lu: resolver.%s: %s", p->file,
+	        n ? (unsigned long)n->start_mark.line + 1 : 0UL, key, msg);
+	p->errors++;
+}
+
+static const char *
+scalar(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static bool
+get_bool(struct pctx *p, yaml_node_t *n, const char *key, bool *out)
+{
+	const char *s = scalar(n);
+	if (s != NULL && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))) {
+		*out = true;
+	} else if (s != NULL && (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))) {
+		*out = false;
+	} else {
+		perr(p, n, key, "must be true or false");
+		return false;
+	}
+	return true;
+}
+
+static bool
+get_u64(struct pctx *p, yaml_node_t *n, const char *key, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	const char *s = scalar(n);
+	char *end;
+	uint64_t mult = 1;
+
+	if (s == NULL || *s == 0 || *s == '-') {
+		perr(p, n, key, "must be a number %llu..%llu", (unsigned long long)lo,
+		     (unsigned long long)hi);
+		return false;
+	}
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	/* Sizes: "64m", "1g", "512k". */
+	if (!strcmp(end, "k") || !strcmp(end, "K"))
+		mult = 1024, end++;
+	else if (!strcmp(end, "m") || !strcmp(end, "M"))
+		mult = 1024 * 1024, end++;
+	else if (!strcmp(end, "g") || !strcmp(end, "G"))
+		mult = 1024ull * 1024 * 1024, end++;
+	if (*end != 0 || errno != 0 || v > hi / mult || v * mult < lo || v * mult > hi) {
+		perr(p, n, key, "must be a number %llu..%llu", (unsigned long long)lo,
+		     (unsigned long long)hi);
+		return false;
+	}
+	*out = v * mult;
+	return true;
+}
+
+static bool
+get_u32(struct pctx *p, yaml_node_t *n, const char *key, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	uint64_t v;
+	if (!get_u64(p, n, key, lo, hi, &v))
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool
+get_uint(struct pctx *p, yaml_node_t *n, const char *key, unsigned lo, unsigned hi, unsigned *out)
+{
+	uint64_t v;
+	if (!get_u64(p, n, key, lo, hi, &v))
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+/* "1800ms", "2s", "2" (seconds). */
+static bool
+get_ms(struct pctx *p, yaml_node_t *n, const char *key, uint32_t *out)
+{
+	const char *s = scalar(n);
+	char *end;
+
+	if (s != NULL && *s != '-') {
+		errno = 0;
+		unsigned long v = strtoul(s, &end, 10);
+		if (end != s && errno == 0) {
+			if (!strcmp(end, "ms") && v <= 3600000) {
+				*out = (uint32_t)v;
+				return true;
+			}
+			if ((!strcmp(end, "s") || *end == 0) && v <= 3600) {
+				*out = (uint32_t)v * 1000;
+				return true;
+			}
+		}
+	}
+	perr(p, n, key, "must be a duration like 1800ms or 2s (at most 1h)");
+	return false;
+}
+
+static void
+parse_allow(struct pctx *p, yaml_node_t *v, struct resolver_conf *c)
+{
+	if (v->type != YAML_SEQUENCE_NODE) {
+		perr(p, v, "allow", "must be a list of prefixes");
+		return;
+	}
+	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	struct resolver_prefix *pv = calloc(n ? n : 1, sizeof(*pv));
+	if (pv == NULL) {
+		perr(p, v, "allow", "out of memory");
+		return;
+	}
+	size_t k = 0;
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *e = yaml_document_get_node(p->doc, *it);
+		const char *s = scalar(e);
+		if (s == NULL || resolver_prefix_parse(s, &pv[k]) != 0)
+			perr(p, e, "allow", "%s: not an address or prefix (host bits must be zero)",
+			     s ? s : "(not a scalar)");
+		else
+			k++;
+	}
+	free(c->allow.v);
+	c->allow.v = pv;
+	c->allow.n = k;
+}
+
+static void
+parse_hints(struct pctx *p, yaml_node_t *v, struct resolver_conf *c)
+{
+	const char *s = scalar(v);
+	if (s != NULL) {
+		int n = resolver_hints_load(s, c->hints, RESOLVER_MAX_HINTS);
+		if (n < 0) {
+			perr(p, v, "root-hints", "%s: cannot use this hints file (see above)", s);
+			return;
+		}
+		c->nhints = (size_t)n;
+		c->hints_file = strdup(s);
+		return;
+	}
+	if (v->type != YAML_SEQUENCE_NODE) {
+		perr(p, v, "root-hints", "must be a file name or a list of ADDR[@PORT]");
+		return;
+	}
+	c->nhints = 0;
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *e = yaml_document_get_node(p->doc, *it);
+		const char *a = scalar(e);
+		if (c->nhints == RESOLVER_MAX_HINTS) {
+			perr(p, e, "root-hints", "at most %d addresses", RESOLVER_MAX_HINTS);
+			return;
+		}
+		if (a == NULL || resolver_addr_parse(a, 53, &c->hints[c->nhints]) != 0)
+			perr(p, e, "root-hints", "%s: not ADDR or ADDR@PORT", a ? a : "(not a scalar)");
+		else
+			c->nhints++;
+	}
+}
+
+static void
+parse_limits(struct pctx *p, yaml_node_t *v, struct resolver_limits *l)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		unsigned lo, hi;
+	} keys[] = {
+		{ "upstream-queries", offsetof(struct resolver_limits, max_upstream_queries), 1, 1000 },
+		{ "referrals", offsetof(struct resolver_limits, max_referrals), 1, 100 },
+		{ "cname-chain", offsetof(struct resolver_limits, max_cname), 0, 32 },
+		{ "ns-fetch", offsetof(struct resolver_limits, max_ns_fetch), 0, 32 },
+		{ "ns-fetch-total", offsetof(struct resolver_limits, max_ns_fetch_total), 0, 128 },
+		{ "validations", offsetof(struct resolver_limits, max_validations), 1, 10000 },
+		{ "per-server", offsetof(struct resolver_limits, max_per_server), 1, 100000 },
+		{ "per-client", offsetof(struct resolver_limits, max_per_client), 1, 100000 },
+		{ "pending", offsetof(struct resolver_limits, max_pending), 1, 1000000 },
+	};
+	if (v->type != YAML_MAPPING_NODE) {
+		perr(p, v, "limits", "must be a mapping");
+		return;
+	}
+	for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
+	     pr++) {
+		yaml_node_t *k = yaml_document_get_node(p->doc, pr->key);
+		yaml_node_t *val = yaml_document_get_node(p->doc, pr->value);
+		const char *ks = scalar(k);
+		size_t i;
+		for (i = 0; ks != NULL && i < sizeof(keys) / sizeof(keys[0]); i++) {
+			if (strcmp(ks, keys[i].key) == 0)
+				break;
+		}
+		char path[96];
+		snprintf(path, sizeof(path), "limits.%s", ks ? ks : "?");
+		if (ks == NULL || i == sizeof(keys) / sizeof(keys[0])) {
+			perr(p, k, path, "unknown key");
+			continue;
+		}
+		get_uint(p, val, path, keys[i].lo, keys[i].hi, (unsigned *)((char *)l + keys[i].off));
+	}
+}
+
+static void
+parse_pair(struct pctx *p, const char *ks, yaml_node_t *k, yaml_node_t *v, struct resolver_conf *c)
+{
+	uint64_t u64;
+
+	if (!strcmp(ks, "enable")) {
+		get_bool(p, v, ks, &c->enable);
+	} else if (!strcmp(ks, "allow")) {
+		parse_allow(p, v, c);
+	} else if (!strcmp(ks, "root-hints")) {
+		parse_hints(p, v, c);
+	} else if (!strcmp(ks, "trust-anchor")) {
+		const char *s = scalar(v);
+		if (s == NULL || *s == 0) {
+			perr(p, v, ks, "must be a file name or DS/DNSKEY records");
+			return;
+		}
+		free(c->trust_anchor);
+		c->trust_anchor = strdup(s);
+		/* Inline records have the record type in them; a file name does not. */
+		c->trust_anchor_inline = strstr(s, " DS ") || strstr(s, " DNSKEY ") ||
+		                         strstr(s, "\tDS\t") || strstr(s, "\tDNSKEY\t");
+	} else if (!strcmp(ks, "validation")) {
+		get_bool(p, v, ks, &c->validation);
+	} else if (!strcmp(ks, "qname-minimisation")) {
+		get_bool(p, v, ks, &c->qname_minimisation);
+	} else if (!strcmp(ks, "use-0x20")) {
+		get_bool(p, v, ks, &c->use_0x20);
+	} else if (!strcmp(ks, "cache-size")) {
+		if (get_u64(p, v, ks, 1u << 20, 1ull << 40, &u64))
+			c->cache_size = (size_t)u64;
+	} else if (!strcmp(ks, "ttl-min")) {
+		get_u32(p, v, ks, 0, 86400, &c->ttl_min);
+	} else if (!strcmp(ks, "ttl-max")) {
+		get_u32(p, v, ks, 1, 604800, &c->ttl_max);
+	} else if (!strcmp(ks, "negative-ttl-max")) {
+		get_u32(p, v, ks, 0, 86400, &c->neg_ttl_max);
+	} else if (!strcmp(ks, "serve-stale")) {
+		get_bool(p, v, ks, &c->serve_stale);
+	} else if (!strcmp(ks, "stale-max-age")) {
+		get_u32(p, v, ks, 0, 604800, &c->stale_max_age);
+	} else if (!strcmp(ks, "stale-answer-timeout")) {
+		get_ms(p, v, ks, &c->stale_answer_timeout_ms);
+	} else if (!strcmp(ks, "prefetch")) {
+		get_bool(p, v, ks, &c->prefetch);
+	} else if (!strcmp(ks, "query-timeout")) {
+		get_ms(p, v, ks, &c->query_timeout_ms);
+	} else if (!strcmp(ks, "resolution-timeout")) {
+		get_ms(p, v, ks, &c->request_timeout_ms);
+	} else if (!strcmp(ks, "limits")) {
+		parse_limits(p, v, &c->limits);
+	} else {
+		perr(p, k, ks, "unknown key");
+	}
+}
+
+int
+resolver_conf_parse(yaml_document_t *doc, yaml_node_t *node, const char *file,
+                    struct resolver_conf **out)
+{
+	struct pctx p = { .doc = doc, .file = file };
+	struct resolver_conf *c;
+
+	if (resolver_conf_new(&c) != 0)
+		return -ENOMEM;
+	if (node == NULL || node->type != YAML_MAPPING_NODE) {
+		log_err("%s:%lu: resolver: must be a mapping", file,
+		        node ? (unsigned long)node->start_mark.line + 1 : 0UL);
+		resolver_conf_free(c);
+		return SP_ECONFIG;
+	}
+	yaml_node_t *ttlmin = NULL;
+	for (yaml_node_pair_t *pr = node->data.mapping.pairs.start; pr < node->data.mapping.pairs.top;
+	     pr++) {
+		yaml_node_t *k = yaml_document_get_node(doc, pr->key);
+		yaml_node_t *v = yaml_document_get_node(doc, pr->value);
+		const char *ks = scalar(k);
+		if (ks == NULL) {
+			perr(&p, k, "?", "keys must be scalars");
+			continue;
+		}
+		if (!strcmp(ks, "ttl-min"))
+			ttlmin = v;
+		parse_pair(&p, ks, k, v, c);
+	}
+	if (p.errors == 0 && c->ttl_min > c->ttl_max)
+		perr(&p, ttlmin, "ttl-min", "is above ttl-max (%u)", c->ttl_max);
+	if (p.errors == 0 && c->enable && c->nhints == 0)
+		perr(&p, node, "root-hints", "required when the resolver is enabled");
+	if (p.errors != 0) {
+		resolver_conf_free(c);
+		return SP_ECONFIG;
+	}
+	*out = c;
+	return 0;
+}

@@ -1,0 +1,154 @@
+/* iter.h - the iterator's shared structures (resolver/iter.c, resolver/servers.c,
+ * resolver/resolver.c). Internal to resolver/. Everything here runs on the resolver's
+ * loop thread. */
+#ifndef SP_RESOLVER_ITER_H
+#define SP_RESOLVER_ITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include <ldns/ldns.h>
+
+#include "resolver/internal.h"
+
+#define ITER_MAX_SERVERS 16     /* NS names (and addresses) used per delegation */
+#define ITER_MAX_TRIES 2        /* sends to one server per task before it is skipped */
+#define ITER_RTT_BAND 400       /* ms: servers this close to the fastest are chosen at random */
+#define ITER_RTT_UNKNOWN 376    /* ms: assumed RTT of a server never asked (as Unbound) */
+#define ITER_RTO_MAX 12000
+#define ITER_LAME_TTL 900       /* s: a server lame for a zone is skipped this long */
+
+/* What we know of one upstream address (the "infrastructure cache"). */
+struct infra {
+	struct resolver_addr addr;
+	uint32_t srtt, rttvar, rto;     /* ms */
+	bool known;                     /* answered at least once */
+	bool no_edns;                   /* failed EDNS: ask without OPT (RFC 6891 7) */
+	unsigned outstanding;
+	unsigned timeouts;              /* consecutive */
+};
+
+struct lame {
+	uint8_t zone[DNAME_MAXLEN];
+	struct resolver_addr addr;
+	int64_t until_ms;
+};
+
+/* One NS of the delegation being used. */
+struct nserver {
+	uint8_t name[DNAME_MAXLEN];
+	struct resolver_addr addr;
+	bool has_addr;
+	bool fetching, fetched;         /* address sub-query started / finished */
+	unsigned tries;
+};
+
+struct request;
+
+/* One name/type being resolved: the client's question, or an NS name's address. */
+struct task {
+	struct request *req;
+	struct task *parent;            /* waiting for this NS address, or NULL */
+	unsigned parent_ns;             /* index in parent->ns */
+	uint8_t qname[DNAME_MAXLEN];    /* current name (moves along CNAMEs) */
+	uint16_t qtype, qclass;
+	uint8_t zone[DNAME_MAXLEN];     /* the zone cut being asked */
+	struct nserver ns[ITER_MAX_SERVERS];
+	unsigned nns;
+	unsigned ns_fetches;            /* glueless fetches started for this delegation */
+	unsigned pending;               /* sub-tasks outstanding */
+	unsigned qmin_labels;           /* labels of the name asked, 0: full name */
+	bool qmin_off;
+	/* the query in flight */
+	void *handle;
+	struct infra *inf;
+	unsigned cur;                   /* index in ns */
+	uint8_t sent[320];              /* header, question, OPT: at most 12+255+4+11 */
+	size_t sentlen;
+	uint8_t sname[DNAME_MAXLEN];    /* name as sent (0x20 case) */
+	uint16_t stype, sid;
+	bool edns, tcp;
+	uint64_t sent_at_ms;
+	bool done, failed;
+	bool refresh;                   /* prefetch: skip the cache once */
+};
+
+struct waiter {
+	struct waiter *next;
+	resolver_done_fn *done;
+	void *arg;
+	struct resolver_question q;
+	bool answered;
+};
+
+#define REQ_MAX_TASKS 48
+
+struct request {
+	struct request *next, *prev;
+	struct resolver *r;
+	struct resolver_question key;   /* lower-case qname */
+	struct waiter *waiters;
+	struct task *tasks[REQ_MAX_TASKS];
+	unsigned ntasks;
+	unsigned queries, referrals, cnames, ns_fetches;
+	bool finished, answered, background;
+	uv_timer_t stale_timer, timeout_timer, start_timer;
+	unsigned timers_open;
+	int64_t started_ms;
+};
+
+struct client_count {
+	struct client_count *next;
+	struct resolver_addr addr;
+	unsigned n;
+};
+
+struct submit_node {
+	struct submit_node *next;
+	struct resolver_question q;
+	resolver_done_fn *done;
+	void *arg;
+};
+
+struct resolver {
+	uv_loop_t *loop;
+	const struct resolver_conf *conf;
+	struct resolver_cache *cache;
+	struct resolver_transport *t;
+	struct resolver_stats stats;
+	struct infra *infra;
+	size_t ninfra, cinfra;
+	struct lame *lames;
+	size_t nlames, clames;
+	struct request *requests;
+	unsigned nrequests;
+	struct client_count *clients[256];
+	bool primed, priming;
+	/* resolver_submit() */
+	uv_async_t async;
+	pthread_mutex_t qlock;
+	struct submit_node *qhead, *qtail;
+	bool closing;
+};
+
+/* servers.c */
+struct infra *iter__infra(struct resolver *r, const struct resolver_addr *a);
+void iter__rtt_update(struct infra *inf, uint32_t rtt_ms);
+void iter__timeout(struct infra *inf);
+bool iter__is_lame(struct resolver *r, const uint8_t *zone, const struct resolver_addr *a);
+void iter__set_lame(struct resolver *r, const uint8_t *zone, const struct resolver_addr *a);
+/* Picks a server of t by RTT band with exploration; -1 when none is usable now. */
+int iter__select(struct resolver *r, struct task *t);
+uint16_t iter__random16(struct resolver *r);
+
+/* iter.c */
+void iter__task_start(struct task *t);
+struct task *iter__task_new(struct request *req, struct task *parent, const uint8_t *qname,
+                            uint16_t qtype, uint16_t qclass);
+void iter__task_cancel(struct task *t);
+
+/* resolver.c: the root task of req ended (ok or not). */
+void resolver__request_done(struct request *req, bool ok);
+
+#endif
