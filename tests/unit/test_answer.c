@@ -161,15 +161,25 @@ static const char signed_zone[] =
 	"@" SIG("SOA", "1", "3600")
 	"@ NS ns1\n"
 	"@" SIG("NS", "1", "3600")
-	"@ NSEC ns1.signed. NS SOA RRSIG NSEC\n"
+	"@ NSEC insecure.signed. NS SOA RRSIG NSEC\n"
 	"@" SIG("NSEC", "1", "300")
+	"insecure NS ns.insecure\n"
+	"insecure NSEC ns1.signed. NS RRSIG NSEC\n"
+	"insecure" SIG("NSEC", "2", "300")
+	"ns.insecure A 192.0.2.202\n"
+	"secure NS ns.secure\n"
+	"secure DS 12345 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE9EAA13A1A8A2A4A4AF2F1C8A\n"
+	"secure" SIG("DS", "2", "3600")
+	"secure NSEC *.wc.signed. NS DS RRSIG NSEC\n"
+	"secure" SIG("NSEC", "2", "300")
+	"ns.secure A 192.0.2.201\n"
 	"*.wc A 192.0.2.100\n"
 	"*.wc" SIG("A", "2", "3600")
 	"*.wc NSEC www.signed. A RRSIG NSEC\n"
 	"*.wc" SIG("NSEC", "2", "300")
 	"ns1 A 192.0.2.1\n"
 	"ns1" SIG("A", "2", "3600")
-	"ns1 NSEC *.wc.signed. A RRSIG NSEC\n"
+	"ns1 NSEC secure.signed. A RRSIG NSEC\n"
 	"ns1" SIG("NSEC", "2", "300")
 	"www A 192.0.2.80\n"
 	"www" SIG("A", "2", "3600")
@@ -844,7 +854,7 @@ do_adds_the_rrsig_of_the_answer(void **state)
 static void
 do_nxdomain_proves_the_name_and_the_wildcard_absent(void **state)
 {
-	/* Canonical order: signed. ns1 *.wc www; x sorts after www. */
+	/* Canonical order: signed. insecure ns1 secure *.wc www; x sorts after www. */
 	ldns_pkt *r = ask(*state, "x.signed.", LDNS_RR_TYPE_A, ASK_DO);
 	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NXDOMAIN);
 	ldns_rr_list *auth = ldns_pkt_authority(r);
@@ -866,8 +876,8 @@ do_nxdomain_proves_the_name_and_the_wildcard_absent(void **state)
 static void
 do_nxdomain_writes_an_nsec_proving_both_only_once(void **state)
 {
-	/* The apex NSEC (signed. -> ns1) covers both nothere. and *.signed. */
-	ldns_pkt *r = ask(*state, "nothere.signed.", LDNS_RR_TYPE_A, ASK_DO);
+	/* The apex NSEC (signed. -> insecure) covers both a.signed. and *.signed. */
+	ldns_pkt *r = ask(*state, "a.signed.", LDNS_RR_TYPE_A, ASK_DO);
 	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NXDOMAIN);
 	assert_int_equal(count(ldns_pkt_authority(r), "signed.", LDNS_RR_TYPE_NSEC), 1);
 	assert_int_equal(ldns_pkt_nscount(r), 4);   /* SOA, RRSIG, NSEC, RRSIG */
@@ -890,6 +900,33 @@ do_wildcard_answer_proves_the_query_name_absent(void **state)
 	assert_int_equal(count(ldns_pkt_answer(r), "foo.wc.signed.", LDNS_RR_TYPE_A), 1);
 	assert_int_equal(count(ldns_pkt_answer(r), "foo.wc.signed.", LDNS_RR_TYPE_RRSIG), 1);
 	assert_int_equal(count(ldns_pkt_authority(r), "*.wc.signed.", LDNS_RR_TYPE_NSEC), 1);
+}
+
+static void
+do_referral_to_a_signed_child_carries_the_ds_and_its_rrsig(void **state)
+{
+	ldns_pkt *r = ask(*state, "www.secure.signed.", LDNS_RR_TYPE_A, ASK_DO);
+	assert_false(ldns_pkt_aa(r));
+	ldns_rr_list *auth = ldns_pkt_authority(r);
+	assert_int_equal(count(auth, "secure.signed.", LDNS_RR_TYPE_NS), 1);
+	assert_int_equal(count(auth, "secure.signed.", LDNS_RR_TYPE_DS), 1);
+	assert_int_equal(count(auth, "secure.signed.", LDNS_RR_TYPE_RRSIG), 1);
+	assert_int_equal(count(auth, "secure.signed.", LDNS_RR_TYPE_NSEC), 0);
+	assert_int_equal(count(ldns_pkt_additional(r), "ns.secure.signed.", LDNS_RR_TYPE_A), 1);
+}
+
+static void
+do_referral_to_an_unsigned_child_proves_the_ds_absent(void **state)
+{
+	ldns_pkt *r = ask(*state, "www.insecure.signed.", LDNS_RR_TYPE_A, ASK_DO);
+	ldns_rr_list *auth = ldns_pkt_authority(r);
+	assert_int_equal(count(auth, "insecure.signed.", LDNS_RR_TYPE_NS), 1);
+	assert_int_equal(count(auth, "insecure.signed.", LDNS_RR_TYPE_DS), 0);
+	assert_int_equal(count(auth, "insecure.signed.", LDNS_RR_TYPE_NSEC), 1);
+	assert_int_equal(count(auth, "insecure.signed.", LDNS_RR_TYPE_RRSIG), 1);
+	/* Without DO: the NS only. */
+	r = ask(*state, "www.insecure.signed.", LDNS_RR_TYPE_A, ASK_EDNS);
+	assert_int_equal(ldns_pkt_nscount(r), 1);
 }
 
 /* ---- counters ------------------------------------------------------------------------- */
@@ -960,6 +997,8 @@ main(void)
 		T(do_nxdomain_writes_an_nsec_proving_both_only_once),
 		T(do_nodata_shows_the_nsec_of_the_name),
 		T(do_wildcard_answer_proves_the_query_name_absent),
+		T(do_referral_to_a_signed_child_carries_the_ds_and_its_rrsig),
+		T(do_referral_to_an_unsigned_child_proves_the_ds_absent),
 		T(counters_count_queries_by_transport_rcode_and_type),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
