@@ -238,112 +238,126 @@ nth_of_type(const struct zonefile *zf, const struct cnode *n, uint16_t type, siz
 	return NULL;
 }
 
-/* Flags, redirects and the checks that look at one node and its ancestors. */
-static void
-check_structure(struct zonefile *zf)
-{
-	char nb[1024], tb[16];
 /* The node's name, formatted only when a message needs it. */
 #define NODE_NAME() (key_str(n->key, n->keylen, nb, sizeof(nb)), nb)
-	struct cnode *redir = NULL;
 
-	for (size_t i = 0; i < zf->nnodes; i++) {
-		struct cnode *n = &zf->nodes[i];
-		bool apex = n->keylen == zf->apex_keylen;
-		struct zrec *cname = NULL, *dname = NULL, *ns = NULL, *soa = NULL;
-		size_t ncname = type_count(zf, n, LDNS_RR_TYPE_CNAME, &cname);
-		size_t ndname = type_count(zf, n, LDNS_RR_TYPE_DNAME, &dname);
-		size_t nns = type_count(zf, n, LDNS_RR_TYPE_NS, &ns);
-		size_t nsoa = type_count(zf, n, LDNS_RR_TYPE_SOA, &soa);
+static bool
+is_wildcard_key(const struct cnode *n)
+{
+	return n->keylen >= 2 && n->key[n->keylen - 1] == 0 && n->key[n->keylen - 2] == '*' &&
+	       (n->keylen == 2 || n->key[n->keylen - 3] == 0);
+}
 
-		if (apex)
-			n->flags |= ZONES_NODE_APEX;
-		if (nns > 0 && !apex)
-			n->flags |= ZONES_NODE_CUT;
-		if (ndname > 0)
-			n->flags |= ZONES_NODE_DNAME;
-		if (n->labels > zf->apex_labels && n->keylen >= 2 &&
-		    n->key[n->keylen - 1] == 0 && n->key[n->keylen - 2] == '*' &&
-		    (n->keylen == 2 || n->key[n->keylen - 3] == 0)) {
-			struct cnode *p = zones__cnode_find(zf, n->key, n->keylen - 2);
-			if (p != NULL)
-				p->flags |= ZONES_NODE_WILDKID;
-		}
-		if (redir != NULL && zones__key_common(redir->key, redir->keylen, n->key,
-		                                       n->keylen) == redir->keylen) {
-			n->redirect = redir->labels;
-			n->flags |= ZONES_NODE_OCCLUDED;
-		} else {
-			redir = NULL;
-		}
-		if (redir == NULL && (n->flags & (ZONES_NODE_CUT | ZONES_NODE_DNAME)))
-			redir = n;
+/* Sets n's flags and redirect; redir is the highest cut or DNAME owner whose subtree the
+ * walk is in (nodes come in canonical order, so a subtree is a run). Returns the new one. */
+static struct cnode *
+node_flags(struct zonefile *zf, struct cnode *n, struct cnode *redir)
+{
+	bool apex = n->keylen == zf->apex_keylen;
+	if (apex)
+		n->flags |= ZONES_NODE_APEX;
+	if (!apex && type_count(zf, n, LDNS_RR_TYPE_NS, NULL) > 0)
+		n->flags |= ZONES_NODE_CUT;
+	if (type_count(zf, n, LDNS_RR_TYPE_DNAME, NULL) > 0)
+		n->flags |= ZONES_NODE_DNAME;
+	if (n->labels > zf->apex_labels && is_wildcard_key(n)) {
+		struct cnode *p = zones__cnode_find(zf, n->key, n->keylen - 2);
+		if (p != NULL)
+			p->flags |= ZONES_NODE_WILDKID;
+	}
+	if (redir != NULL &&
+	    zones__key_common(redir->key, redir->keylen, n->key, n->keylen) == redir->keylen) {
+		n->redirect = redir->labels;
+		n->flags |= ZONES_NODE_OCCLUDED;
+		return redir;
+	}
+	return (n->flags & (ZONES_NODE_CUT | ZONES_NODE_DNAME)) ? n : NULL;
+}
 
-		if (nsoa > 0 && !apex)
-			zones__report(zf->rep, ZONES_ERROR, rfile(zf, soa), soa->line,
-			              "SOA record at %s, which is not the zone apex", NODE_NAME());
-		if (nsoa > 1) {
-			struct zrec *s2 = nth_of_type(zf, n, LDNS_RR_TYPE_SOA, 1);
-			zones__report(zf->rep, ZONES_ERROR, rfile(zf, s2), s2->line,
-			              "more than one SOA record");
-		}
-		if (ncname > 1) {
-			struct zrec *c2 = nth_of_type(zf, n, LDNS_RR_TYPE_CNAME, 1);
-			zones__report(zf->rep, ZONES_ERROR, rfile(zf, c2), c2->line,
-			              "more than one CNAME record at %s", NODE_NAME());
-		}
-		if (ndname > 1) {
-			struct zrec *d2 = nth_of_type(zf, n, LDNS_RR_TYPE_DNAME, 1);
-			zones__report(zf->rep, ZONES_ERROR, rfile(zf, d2), d2->line,
-			              "more than one DNAME record at %s", NODE_NAME());
-		}
-		if (ncname > 0) {
-			/* RFC 1034 3.6.2, RFC 2181 10.1; DNSSEC adds RRSIG and NSEC (RFC 4035 2.5). */
-			for (size_t k = n->first; k < n->first + n->count; k++) {
-				uint16_t t = zf->recs[k]->type;
-				if (t != LDNS_RR_TYPE_CNAME && t != LDNS_RR_TYPE_RRSIG &&
-				    t != LDNS_RR_TYPE_NSEC) {
-					zones__report(zf->rep, ZONES_ERROR, rfile(zf, cname), cname->line,
-					              "CNAME and other data (%s) at %s",
-					              type_str(t, tb, sizeof(tb)), NODE_NAME());
-					break;
-				}
-			}
-		}
-		if (ndname > 0 && nns > 0 && !apex)
-			zones__report(zf->rep, ZONES_ERROR, rfile(zf, dname), dname->line,
-			              "DNAME and NS at %s", NODE_NAME());
-		if ((n->flags & (ZONES_NODE_CUT | ZONES_NODE_OCCLUDED)) == ZONES_NODE_CUT) {
-			/* At a cut only NS, DS and DNSSEC records are the parent's; anything else
-			 * is the child's data, hidden by the delegation (RFC 1034 4.2.1). */
-			for (size_t k = n->first; k < n->first + n->count; k++) {
-				uint16_t t = zf->recs[k]->type;
-				if (t == LDNS_RR_TYPE_NS || t == LDNS_RR_TYPE_DS || t == LDNS_RR_TYPE_RRSIG ||
-				    t == LDNS_RR_TYPE_NSEC || t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA)
-					continue;
-				zones__report(zf->rep, ZONES_WARNING, rfile(zf, zf->recs[k]),
-				              zf->recs[k]->line, "%s %s is occluded by the delegation at %s",
-				              NODE_NAME(), type_str(t, tb, sizeof(tb)), NODE_NAME());
-				break;
-			}
-		}
-		if (n->flags & ZONES_NODE_OCCLUDED) {
-			bool by_cut = redir->flags & ZONES_NODE_CUT && !(redir->flags & ZONES_NODE_DNAME);
-			char rb[1024];
-			key_str(redir->key, redir->keylen, rb, sizeof(rb));
-			for (size_t k = n->first; k < n->first + n->count; k++) {
-				struct zrec *r = zf->recs[k];
-				if (by_cut && (r->type == LDNS_RR_TYPE_A || r->type == LDNS_RR_TYPE_AAAA))
-					continue;     /* glue */
-				zones__report(zf->rep, ZONES_WARNING, rfile(zf, r), r->line,
-				              "%s %s is occluded by the %s at %s", NODE_NAME(),
-				              type_str(r->type, tb, sizeof(tb)),
-				              by_cut ? "delegation" : "DNAME", rb);
+/* Reports the second record of a singleton type at n. */
+static void
+second_of_type(struct zonefile *zf, struct cnode *n, uint16_t type, const char *what)
+{
+	char nb[1024];
+	if (type_count(zf, n, type, NULL) < 2)
+		return;
+	struct zrec *r = nth_of_type(zf, n, type, 1);
+	zones__report(zf->rep, ZONES_ERROR, rfile(zf, r), r->line, "more than one %s record at %s",
+	              what, NODE_NAME());
+}
+
+/* SOA placement, CNAME and DNAME exclusivity at one node. */
+static void
+check_node_types(struct zonefile *zf, struct cnode *n)
+{
+	char nb[1024], tb[16];
+	bool apex = n->flags & ZONES_NODE_APEX;
+	struct zrec *cname = NULL, *dname = NULL, *soa = NULL;
+
+	if (type_count(zf, n, LDNS_RR_TYPE_SOA, &soa) > 0 && !apex)
+		zones__report(zf->rep, ZONES_ERROR, rfile(zf, soa), soa->line,
+		              "SOA record at %s, which is not the zone apex", NODE_NAME());
+	second_of_type(zf, n, LDNS_RR_TYPE_SOA, "SOA");
+	second_of_type(zf, n, LDNS_RR_TYPE_CNAME, "CNAME");
+	second_of_type(zf, n, LDNS_RR_TYPE_DNAME, "DNAME");
+	if (type_count(zf, n, LDNS_RR_TYPE_CNAME, &cname) > 0) {
+		/* RFC 1034 3.6.2, RFC 2181 10.1; DNSSEC adds RRSIG and NSEC (RFC 4035 2.5). */
+		for (size_t k = n->first; k < n->first + n->count; k++) {
+			uint16_t t = zf->recs[k]->type;
+			if (t != LDNS_RR_TYPE_CNAME && t != LDNS_RR_TYPE_RRSIG && t != LDNS_RR_TYPE_NSEC) {
+				zones__report(zf->rep, ZONES_ERROR, rfile(zf, cname), cname->line,
+				              "CNAME and other data (%s) at %s",
+				              type_str(t, tb, sizeof(tb)), NODE_NAME());
 				break;
 			}
 		}
 	}
+	if (type_count(zf, n, LDNS_RR_TYPE_DNAME, &dname) > 0 && (n->flags & ZONES_NODE_CUT))
+		zones__report(zf->rep, ZONES_ERROR, rfile(zf, dname), dname->line,
+		              "DNAME and NS at %s", NODE_NAME());
 }
+
+/* Data hidden by a delegation or a DNAME: a warning, once per node. */
+static void
+check_occluded(struct zonefile *zf, struct cnode *n, const struct cnode *redir)
+{
+	char nb[1024], rb[1024], tb[16];
+	bool at_cut = (n->flags & (ZONES_NODE_CUT | ZONES_NODE_OCCLUDED)) == ZONES_NODE_CUT;
+	if (!at_cut && !(n->flags & ZONES_NODE_OCCLUDED))
+		return;
+	if (at_cut)
+		redir = n;
+	bool by_cut = (redir->flags & ZONES_NODE_CUT) && !(redir->flags & ZONES_NODE_DNAME);
+	for (size_t k = n->first; k < n->first + n->count; k++) {
+		struct zrec *r = zf->recs[k];
+		/* Glue is fine below a cut; at the cut NS, DS and the DNSSEC records are the
+		 * parent's own (RFC 1034 4.2.1, RFC 4035 2.4). */
+		if (by_cut && (r->type == LDNS_RR_TYPE_A || r->type == LDNS_RR_TYPE_AAAA))
+			continue;
+		if (at_cut && (r->type == LDNS_RR_TYPE_NS || r->type == LDNS_RR_TYPE_DS ||
+		               r->type == LDNS_RR_TYPE_RRSIG || r->type == LDNS_RR_TYPE_NSEC))
+			continue;
+		key_str(redir->key, redir->keylen, rb, sizeof(rb));
+		zones__report(zf->rep, ZONES_WARNING, rfile(zf, r), r->line,
+		              "%s %s is occluded by the %s at %s", NODE_NAME(),
+		              type_str(r->type, tb, sizeof(tb)), by_cut ? "delegation" : "DNAME", rb);
+		break;
+	}
+}
+
+/* Flags, redirects and the checks that look at one node and its ancestors. */
+static void
+check_structure(struct zonefile *zf)
+{
+	struct cnode *redir = NULL;
+	for (size_t i = 0; i < zf->nnodes; i++) {
+		struct cnode *n = &zf->nodes[i];
+		redir = node_flags(zf, n, redir);
+		check_node_types(zf, n);
+		check_occluded(zf, n, redir);
+	}
+}
+
 #undef NODE_NAME
 
 /* Looks name (wire, in RDATA) up among the nodes: NULL when not in the zone. */
