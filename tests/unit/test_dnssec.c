@@ -934,6 +934,11 @@ nsec3_opt_out_makes_an_unsigned_delegation_insecure(void **state)
 	assert_int_equal(st.denial, DNSSEC_DENY_NO_DS);
 	/* sec.example. has DS: no denial. */
 	assert_int_equal(deny(f, DNSSEC_DENY_NO_DS, "sec.example.", 0, 0, auth, &st), DNSSEC_BOGUS);
+	/* A name error in an opt-out span is not authenticated: the next closer name could
+	 * be an unsigned delegation hidden by opt-out (as Unbound: insecure). */
+	assert_int_equal(deny(f, DNSSEC_DENY_NXDOMAIN, "nx.example.", LDNS_RR_TYPE_A, 0, auth, &st),
+	                 DNSSEC_INSECURE);
+	assert_int_equal(st.denial, DNSSEC_DENY_NXDOMAIN);
 	ldns_rr_list_deep_free(auth);
 	/* The same gap without the opt-out flag proves nothing about sub.example. */
 	auth = n3_auth(f, 0, false, "sub.example.", NULL);
