@@ -374,6 +374,47 @@ signer_outside_the_owner_is_bogus(void **state)
 	key_free(&z);
 }
 
+static void
+rsasha1_validates_by_default_and_is_insecure_when_disabled(void **state)
+{
+	struct fx *f = *state;
+	struct zkey z = key_make(LDNS_SIGN_RSASHA1, 1024, "example.", 256);
+	ldns_rr_list *set = rrs("www.example. 300 IN A 192.0.2.1");
+	ldns_rr_list *sigs = sign(set, &z, NULL);
+	ldns_rr_list *keys = keyset(&z, NULL);
+	struct dnssec_status st;
+
+	assert_int_equal(verify(set, sigs, keys, &st), DNSSEC_SECURE);
+	cfg.allow_sha1 = false;
+	/* The zone has no key we validate: treated as unsigned (RFC 4035 5.2). */
+	assert_int_equal(verify(set, sigs, keys, &st), DNSSEC_INSECURE);
+	assert_int_equal(st.ede, DNSSEC_EDE_UNSUPPORTED_ALG);
+	/* Beside a key we do validate, SHA-1-only signatures mean the good ones are missing. */
+	ldns_rr_list_push_rr(keys, ldns_rr_clone(f->zsk.dnskey));
+	assert_int_equal(verify(set, sigs, keys, &st), DNSSEC_BOGUS);
+	assert_int_equal(st.ede, DNSSEC_EDE_RRSIGS_MISSING);
+	dnssec_config_default(&cfg);
+	ldns_rr_list_deep_free(set);
+	ldns_rr_list_deep_free(sigs);
+	ldns_rr_list_deep_free(keys);
+	key_free(&z);
+}
+
+static void
+ttl_limit_is_bounded_by_the_signature_expiration(void **state)
+{
+	struct fx *f = *state;
+	ldns_rr_list *set = rrs("www.example. 86400 IN A 192.0.2.1");
+	ldns_key_set_expiration(f->zsk.k, now + 100);
+	ldns_rr_list *sigs = sign(set, &f->zsk, NULL);
+	ldns_key_set_expiration(f->zsk.k, now + 86400);
+	struct dnssec_status st;
+	assert_int_equal(verify(set, sigs, f->keys, &st), DNSSEC_SECURE);
+	assert_int_equal(st.ttl_limit, 100);    /* RFC 4035 5.3.3 */
+	ldns_rr_list_deep_free(set);
+	ldns_rr_list_deep_free(sigs);
+}
+
 /* --- DS -> DNSKEY ------------------------------------------------------------------ */
 
 static enum dnssec_result
@@ -1114,6 +1155,8 @@ main(void)
 		cmocka_unit_test(key_without_zone_flag_is_not_used),
 		cmocka_unit_test(missing_rrsig_is_bogus_with_ede_10),
 		cmocka_unit_test(signer_outside_the_owner_is_bogus),
+		cmocka_unit_test(rsasha1_validates_by_default_and_is_insecure_when_disabled),
+		cmocka_unit_test(ttl_limit_is_bounded_by_the_signature_expiration),
 		cmocka_unit_test(ds_sha256_and_sha384_vouch_for_the_dnskey_set),
 		cmocka_unit_test(ds_digest_mismatch_is_bogus),
 		cmocka_unit_test(ds_with_only_unsupported_digest_is_insecure),
