@@ -241,6 +241,14 @@ int
 cache__put_rrset(struct resolver_cache *c, const uint8_t *name, uint16_t type, uint16_t rclass,
                  uint32_t ttl, uint8_t rank, const uint8_t *rdata, size_t rdatalen, uint16_t n)
 {
+	return cache__put_rrset_synth(c, name, type, rclass, ttl, rank, rdata, rdatalen, n, 0);
+}
+
+int
+cache__put_rrset_synth(struct resolver_cache *c, const uint8_t *name, uint16_t type,
+                       uint16_t rclass, uint32_t ttl, uint8_t rank, const uint8_t *rdata,
+                       size_t rdatalen, uint16_t n, unsigned synth_labels)
+{
 	struct cache_entry *e = calloc(1, sizeof(*e) + rdatalen);
 	if (e == NULL)
 		return -ENOMEM;
@@ -249,6 +257,7 @@ cache__put_rrset(struct resolver_cache *c, const uint8_t *name, uint16_t type, u
 	e->rclass = rclass;
 	e->rank = rank;
 	e->kind = CACHE_POS;
+	e->synth_labels = (uint8_t)synth_labels;
 	e->n = n;
 	e->ttl = clamp(ttl, c->ttl_min, c->ttl_max);
 	e->datalen = rdatalen;
@@ -479,15 +488,32 @@ compose_name(struct compose *k, const struct resolver_question *q, uint8_t *name
 	if (q->qtype == LDNS_RR_TYPE_CNAME ||
 	    (e = find_locked(k, name, LDNS_RR_TYPE_CNAME, q->qclass, &s)) == NULL)
 		return STEP_MISS;
-	put_rrset(k, name, e);
 	struct wire_reader r;
 	size_t tlen;
 	uint8_t target[DNAME_MAXLEN];
+	uint32_t ttl = ttl_left(k, e);
+	unsigned synth = e->synth_labels;
 	wire_reader_init(&r, e->data + 2, e->datalen - 2);
 	int rc = wire_read_name(&r, target, &tlen);
 	pthread_mutex_unlock(&s->lock);
 	if (rc != 0)
 		return STEP_MISS;
+	/* A CNAME synthesized from a DNAME follows the DNAME itself (RFC 6672 3.1); one
+	 * shard lock at a time, so no lock order to keep. */
+	if (synth > 0 && synth < dname_labels(name)) {
+		const uint8_t *owner = dname_suffix(name, synth);
+		if ((e = find_locked(k, owner, LDNS_RR_TYPE_DNAME, q->qclass, &s)) == NULL)
+			return STEP_MISS;
+		put_rrset(k, owner, e);
+		pthread_mutex_unlock(&s->lock);
+	}
+	wire_put_name_comp(&k->w, name);
+	wire_put_u16(&k->w, LDNS_RR_TYPE_CNAME);
+	wire_put_u16(&k->w, q->qclass);
+	wire_put_u32(&k->w, ttl);
+	wire_put_u16(&k->w, (uint16_t)tlen);
+	wire_put_bytes(&k->w, target, tlen);
+	k->an++;
 	memcpy(name, target, tlen);
 	return STEP_NEXT;
 }

@@ -38,6 +38,8 @@ struct cache_entry {
 	uint32_t hash;
 	uint16_t type, rclass;
 	uint8_t rank, kind;
+	uint8_t synth_labels;           /* CNAME synthesized from the DNAME owned by the
+	                                   suffix of this many labels; 0: a real CNAME */
 	uint16_t n;
 	uint32_t ttl;                   /* clamped TTL at insertion */
 	int64_t expire_ms;              /* cache clock */
@@ -59,6 +61,10 @@ void cache__set_prefetch(struct resolver_cache *c, bool on);
 int cache__put_rrset(struct resolver_cache *c, const uint8_t *name, uint16_t type,
                      uint16_t rclass, uint32_t ttl, uint8_t rank, const uint8_t *rdata,
                      size_t rdatalen, uint16_t n);
+/* The same for a CNAME synthesized from a DNAME whose owner has synth_labels labels. */
+int cache__put_rrset_synth(struct resolver_cache *c, const uint8_t *name, uint16_t type,
+                           uint16_t rclass, uint32_t ttl, uint8_t rank, const uint8_t *rdata,
+                           size_t rdatalen, uint16_t n, unsigned synth_labels);
 /* Inserts a negative entry (kind NODATA with type, or NXDOMAIN) with the SOA that proves
  * it: TTL min(SOA TTL, SOA MINIMUM) (RFC 2308 5). */
 int cache__put_negative(struct resolver_cache *c, const uint8_t *name, uint16_t type,

@@ -248,7 +248,7 @@ send_to(struct task *t, unsigned idx, bool tcp)
 	s->tries++;
 	t->cur = idx;
 	t->tcp = tcp;
-	t->edns = !inf->no_edns;
+	t->edns = !inf->no_edns && !t->probe_noedns;
 	query_name(t, t->sname, &t->stype);
 	if (r->conf->use_0x20)
 		mix_case(r, t->sname);
@@ -664,7 +664,8 @@ walk_answer(struct task *t, const ldns_pkt *p, uint8_t *cur, struct rrset *s)
 			s->len = 2 + tl;
 			s->n = 1;
 			s->ttl = ttl;
-			cache_rrset(t, cur, LDNS_RR_TYPE_CNAME, s, rank);
+			cache__put_rrset_synth(req->r->cache, cur, LDNS_RR_TYPE_CNAME, t->qclass, s->ttl,
+			                       rank, s->data, s->len, s->n, dname_labels(owner));
 			memcpy(cur, target, tl);
 			moved = true;
 		}
@@ -781,10 +782,9 @@ on_reply(void *arg, int status, const uint8_t *reply, size_t len)
 		r->stats.upstream_timeouts++;
 		if (inf != NULL) {
 			iter__timeout(inf);
-			/* Two silent tries with EDNS to a server never heard: try it without
-			 * (RFC 6891 6.2.2 fallback for middleboxes that drop OPT). */
-			if (t->edns && !inf->known && inf->timeouts >= 2)
-				inf->no_edns = true;
+			/* A server never heard that ignores a query with OPT may sit behind a
+			 * middlebox that drops EDNS: probe it once without (RFC 6891 7). */
+			t->probe_noedns = t->edns && !inf->known;
 		}
 		task_next(t);
 		return;
@@ -800,7 +800,13 @@ on_reply(void *arg, int status, const uint8_t *reply, size_t len)
 	if (inf != NULL) {
 		uint64_t now = (uint64_t)cache__now_ms(r->cache);
 		iter__rtt_update(inf, (uint32_t)(now - t->sent_at_ms));
+		if (t->probe_noedns && !t->edns) {
+			/* Silent with EDNS, answers without: remember (and count) the fallback. */
+			inf->no_edns = true;
+			r->stats.edns_fallbacks++;
+		}
 	}
+	t->probe_noedns = false;
 	uint8_t rcode = ldns_pkt_get_rcode(p);
 	if (t->edns && inf != NULL && (rcode == LDNS_RCODE_FORMERR || rcode == LDNS_RCODE_NOTIMPL)) {
 		/* RFC 6891 7: a server that does not know EDNS; ask again without OPT. */

@@ -72,6 +72,7 @@ struct task {
 	uint64_t sent_at_ms;
 	bool done, failed;
 	bool refresh;                   /* prefetch: skip the cache once */
+	bool probe_noedns;              /* next try to a silent new server goes without OPT */
 };
 
 struct waiter {

@@ -23,7 +23,8 @@
 
 /* ---- the scripted upstream ----------------------------------------------------------- */
 
-enum behaviour { B_NORMAL, B_SILENT, B_TC_UDP, B_FORMERR_EDNS, B_WRONG_ID, B_WRONG_QUESTION };
+enum behaviour { B_NORMAL, B_SILENT, B_TC_UDP, B_FORMERR_EDNS, B_WRONG_ID, B_WRONG_QUESTION,
+                 B_DROP_EDNS };
 
 struct entry {
 	const char *server;         /* "127.0.0.3" */
@@ -143,7 +144,8 @@ script_send(void *ctx, const struct resolver_upstream_query *uq, resolver_reply_
 		if (entry_matches(&s->e[i], server, qname, qtype))
 			e = &s->e[i];
 	}
-	if (s->all_silent || (e != NULL && e->b == B_SILENT)) {
+	if (s->all_silent || (e != NULL && e->b == B_SILENT) ||
+	    (e != NULL && e->b == B_DROP_EDNS && ldns_pkt_edns(qp))) {
 		q->status = -ETIMEDOUT;
 		uv_timer_start(&q->timer, sq_fire, uq->timeout_ms, 0);
 		ldns_pkt_free(qp);
@@ -542,6 +544,10 @@ dname_is_synthesized_and_followed(void **state)
 	assert_string_equal(answer_rdata(p, LDNS_RR_TYPE_CNAME, buf, sizeof(buf)), "x.example.net.");
 	assert_string_equal(answer_rdata(p, LDNS_RR_TYPE_A, buf, sizeof(buf)), "192.0.2.11");
 	assert_int_equal(answer_ttl(p, LDNS_RR_TYPE_CNAME), 300);
+	/* The DNAME itself comes first, then the CNAME, then the data (RFC 6672 3.1). */
+	assert_string_equal(answer_rdata(p, LDNS_RR_TYPE_DNAME, buf, sizeof(buf)), "example.net.");
+	assert_int_equal(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), LDNS_RR_TYPE_DNAME);
+	assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(p)), 3);
 	ldns_pkt_free(p);
 }
 
@@ -579,6 +585,85 @@ formerr_to_edns_is_asked_again_without_edns(void **state)
 	assert_int_equal(count_asked(&f->s, EXAMPLE, "www.example.com."), 2);
 	assert_true(f->s.asked[f->s.nasked - 2].edns);
 	assert_false(f->s.asked[f->s.nasked - 1].edns);
+}
+
+static void
+server_dropping_edns_queries_is_asked_without_edns(void **state)
+{
+	struct fixture *f = *state;
+	char buf[64];
+	example_delegation(&f->s);
+	add(&f->s, (struct entry){ EXAMPLE, "example.com.", true, LDNS_RR_TYPE_A, B_DROP_EDNS,
+	                           .aa = true, .an = "www.example.com. 300 IN A 192.0.2.1" });
+	start(f);
+	ldns_pkt *p = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, NULL);
+	assert_string_equal(answer_rdata(p, LDNS_RR_TYPE_A, buf, sizeof(buf)), "192.0.2.1");
+	ldns_pkt_free(p);
+	assert_int_equal(count_asked(&f->s, EXAMPLE, NULL), 2);
+	assert_true(f->s.asked[f->s.nasked - 2].edns);
+	assert_false(f->s.asked[f->s.nasked - 1].edns);
+	struct resolver_stats st;
+	resolver_get_stats(f->r, &st);
+	assert_int_equal(st.edns_fallbacks, 1);
+}
+
+static void
+stale_answer_is_sent_after_the_timeout_while_resolution_goes_on(void **state)
+{
+	struct fixture *f = *state;
+	char buf[64];
+	f->conf->serve_stale = true;
+	f->conf->stale_answer_timeout_ms = 100;
+	example_delegation(&f->s);
+	www_answer(&f->s, EXAMPLE);
+	start(f);
+	ldns_pkt *p = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, NULL);
+	ldns_pkt_free(p);
+	cache__advance(f->cache, 400 * 1000);
+	f->conf->query_timeout_ms = 5000;
+	f->s.all_silent = true;
+	struct outcome o = { 0 };
+	uv_update_time(&f->loop);
+	uint64_t t0 = uv_now(&f->loop);
+	p = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, &o);
+	uint64_t took = uv_now(&f->loop) - t0;
+	/* RFC 8767 5: answered from stale data after stale-answer-timeout, not after the
+	 * upstream timeout. */
+	assert_true(took >= 100 && took < 1000);
+	assert_string_equal(answer_rdata(p, LDNS_RR_TYPE_A, buf, sizeof(buf)), "192.0.2.1");
+	assert_int_equal(o.ede, RESOLVER_EDE_STALE_ANSWER);
+	ldns_pkt_free(p);
+}
+
+static void
+popular_names_are_prefetched_near_expiry(void **state)
+{
+	struct fixture *f = *state;
+	f->conf->prefetch = true;
+	example_delegation(&f->s);
+	www_answer(&f->s, EXAMPLE);
+	start(f);
+	for (int i = 0; i < 5; i++)
+		ldns_pkt_free(resolve(f, "www.example.com.", LDNS_RR_TYPE_A, NULL));
+	assert_int_equal(count_asked(&f->s, EXAMPLE, "www.example.com."), 1);
+	cache__advance(f->cache, 200 * 1000);       /* 100 of 300 s left: not yet */
+	ldns_pkt_free(resolve(f, "www.example.com.", LDNS_RR_TYPE_A, NULL));
+	for (int i = 0; i < 100; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	assert_int_equal(count_asked(&f->s, EXAMPLE, "www.example.com."), 1);
+	cache__advance(f->cache, 80 * 1000);        /* 20 s left: the last tenth */
+	ldns_pkt *p = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, NULL);
+	assert_int_equal(answer_ttl(p, LDNS_RR_TYPE_A), 20);
+	ldns_pkt_free(p);
+	for (int i = 0; i < 1000 && count_asked(&f->s, EXAMPLE, "www.example.com.") < 2; i++)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_int_equal(count_asked(&f->s, EXAMPLE, "www.example.com."), 2);
+	for (int i = 0; i < 100; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+	/* The refreshed copy has its full TTL again. */
+	p = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, NULL);
+	assert_int_equal(answer_ttl(p, LDNS_RR_TYPE_A), 300);
+	ldns_pkt_free(p);
 }
 
 /* example.com served by a bad first server (listed first, picked first) and a good one. */
@@ -1129,6 +1214,9 @@ main(void)
 		T(dname_is_synthesized_and_followed),
 		T(truncated_udp_answer_is_asked_again_over_tcp),
 		T(formerr_to_edns_is_asked_again_without_edns),
+		T(server_dropping_edns_queries_is_asked_without_edns),
+		T(stale_answer_is_sent_after_the_timeout_while_resolution_goes_on),
+		T(popular_names_are_prefetched_near_expiry),
 		T(timeout_moves_on_to_another_server),
 		T(lame_server_is_skipped),
 		T(reply_with_wrong_id_is_not_believed),
