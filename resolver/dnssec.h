@@ -69,6 +69,8 @@ struct dnssec_config {
 	                                   (default 4) */
 	unsigned max_nsec3_hash_per_call; /* NSEC3 hash computations per call (default 32) */
 	unsigned max_rrsigs;            /* RRSIGs considered per RRset (default 8) */
+	unsigned max_verify_per_denial; /* signature verifications one denial proof may spend
+	                                   over all its NSEC/NSEC3 records (default 16) */
 };
 
 /* Work left for one client query; dnssec_budget_init() fills it from defaults. The
@@ -189,7 +191,9 @@ struct dnssec__denial {
 	ldns_rr *rr[DNSSEC__DENIAL_MAX];
 	int8_t ok[DNSSEC__DENIAL_MAX];          /* 0 unchecked, 1 verified, -1 bogus */
 	size_t n;
+	unsigned used_at_start;                 /* b->verify_used when the proof began */
 	bool budget_out;                        /* the query's budget ran out */
+	bool call_out;                          /* this proof's cap ran out */
 	struct dnssec_status fail;              /* why the last record failed to verify */
 };
 /* True when d->rr[i] is signed by the zone (verifying it the first time). */

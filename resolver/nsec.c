@@ -20,7 +20,12 @@ dnssec__denial_usable(struct dnssec__denial *d, size_t i)
 		d->ok[i] = 1;
 		return true;
 	}
-	if (d->budget_out) {
+	/* A response stuffed with bogus denial records must not spend the whole query's
+	 * budget in one proof. */
+	if (d->budget_out || d->call_out)
+		return false;
+	if (d->b->verify_used - d->used_at_start >= d->cfg->max_verify_per_denial) {
+		d->call_out = true;
 		return false;
 	}
 	ldns_rr *rr = d->rr[i];
@@ -41,7 +46,12 @@ dnssec__denial_usable(struct dnssec__denial *d, size_t i)
 		d->fail = st;
 		return false;           /* not marked: nothing was learnt about the record */
 	}
-	d->ok[i] = r == DNSSEC_SECURE ? 1 : -1;
+	/* One verdict for the whole RRset: records sharing owner and type are not redone. */
+	for (size_t j = 0; j < d->n; j++) {
+		if (ldns_rr_get_type(d->rr[j]) == ldns_rr_get_type(rr) &&
+		    ldns_dname_compare(ldns_rr_owner(d->rr[j]), ldns_rr_owner(rr)) == 0)
+			d->ok[j] = r == DNSSEC_SECURE ? 1 : -1;
+	}
 	if (r != DNSSEC_SECURE)
 		d->fail = st;
 	return r == DNSSEC_SECURE;
@@ -53,6 +63,9 @@ dnssec__denial_fail(struct dnssec__denial *d, struct dnssec_status *st, const ch
 	if (d->budget_out) {
 		*st = d->fail;
 		st->result = DNSSEC_INDETERMINATE;
+	} else if (d->call_out) {
+		dnssec__status_set(st, DNSSEC_BOGUS, DNSSEC_EDE_BOGUS,
+		                   "%s; too many signature checks for one denial proof", what);
 	} else if (d->fail.result == DNSSEC_BOGUS) {
 		dnssec__status_set(st, DNSSEC_BOGUS, d->fail.ede, "%s; a denial record is bogus: %s",
 		                   what, d->fail.reason);
@@ -370,6 +383,7 @@ dnssec_prove_denial(const struct dnssec_config *cfg, struct dnssec_budget *b,
 {
 	struct dnssec__denial d = {
 		.cfg = cfg, .b = b, .auth = auth, .keys = keys, .zone = zone_of(keys), .now = now,
+		.used_at_start = b->verify_used,
 	};
 	return prove(&d, want, qname, qtype, wildcard_labels, st);
 }

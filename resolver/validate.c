@@ -29,6 +29,7 @@ dnssec_config_default(struct dnssec_config *cfg)
 		.max_key_collisions = 4,
 		.max_nsec3_hash_per_call = 32,
 		.max_rrsigs = 8,
+		.max_verify_per_denial = 16,
 	};
 }
 

@@ -1133,6 +1133,36 @@ keytrap_colliding_keys_and_signatures_stop_at_the_budget(void **state)
 	ldns_rr_list_deep_free(sigs);
 }
 
+static void
+stuffed_denial_with_bogus_nsecs_stops_at_the_proof_cap(void **state)
+{
+	struct fx *f = *state;
+	ldns_rr_list *auth = ldns_rr_list_new();
+	/* 16 NSECs that all cover nx.example., each with two RRSIGs, all altered after
+	 * signing: unbounded that is 32 verifications for one answer. */
+	for (int i = 0; i < 16; i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "a%d.example. 300 IN NSEC z%d.example. A RRSIG NSEC", i, i);
+		ldns_rr_list *one = rrs(text);
+		ldns_rr_list *sig = sign(one, &f->zsk, &f->zsk, NULL);
+		ldns_rdf_deep_free(ldns_rr_set_rdf(ldns_rr_list_rr(one, 0), dn("zz.example."), 0));
+		append(auth, one);
+		append(auth, sig);
+		ldns_rr_list_deep_free(one);
+		ldns_rr_list_deep_free(sig);
+	}
+	struct dnssec_budget b;
+	dnssec_budget_init(&b);
+	struct dnssec_status st;
+	ldns_rdf *q = dn("nx.example.");
+	assert_int_equal(dnssec_prove_denial(&cfg, &b, DNSSEC_DENY_NXDOMAIN, q, LDNS_RR_TYPE_A, 0,
+	                                     auth, f->keys, now, &st), DNSSEC_BOGUS);
+	assert_true(b.verify_used <= cfg.max_verify_per_denial);
+	assert_true(b.verify_used >= 2);
+	ldns_rdf_deep_free(q);
+	ldns_rr_list_deep_free(auth);
+}
+
 int
 main(void)
 {
@@ -1179,6 +1209,7 @@ main(void)
 		cmocka_unit_test(nsec3_iterations_above_the_limit_are_insecure_with_ede_27),
 		cmocka_unit_test(nsec3_hash_budget_stops_the_proof),
 		cmocka_unit_test(keytrap_colliding_keys_and_signatures_stop_at_the_budget),
+		cmocka_unit_test(stuffed_denial_with_bogus_nsecs_stops_at_the_proof_cap),
 	};
 	int failed = cmocka_run_group_tests_name("dnssec algorithms", algs, NULL, NULL);
 	failed += cmocka_run_group_tests_name("dnssec", zone, fx_setup, fx_teardown);
