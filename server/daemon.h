@@ -12,8 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <uv.h>
 
+#include "gslb/gslb.h"
 #include "server/config.h"
 #include "server/internal.h"
 #include "zones/zones.h"
@@ -36,6 +38,13 @@ struct daemon_shared {
 	 * main thread knows when nobody can still hold an older one. */
 	_Atomic(struct answer_conf *) conf;
 	_Atomic uint64_t gen;
+
+	/* The GSLB runtime (gslb/gslb.h): NULL while the configuration has no gslb:
+	 * section. Set by the main thread (at start, or on the first reload that adds the
+	 * section) and then never changed until exit, when it is stopped after the workers
+	 * are joined; control commands (drain, restore, weight, status) use it from the
+	 * main thread, workers register a reader on it and read its snapshots. */
+	_Atomic(struct gslb_runtime *) gslb;
 
 	/* TCP limits: reloadable, so atomics. */
 	_Atomic uint64_t tcp_idle_ms;
@@ -68,6 +77,18 @@ struct tcp_listener {
 
 struct tcp_conn;
 
+/* Answer latency per worker (server/stats.c reads it): the time from a batch's start to
+ * its last answer, divided over the batch's queries, counted into buckets whose upper
+ * bounds in microseconds are latency_bucket_us[] (the last one is +Inf). Written only by
+ * the worker; readers take a relaxed view like struct answer_stats. */
+#define LATENCY_BUCKETS 12
+extern const uint32_t latency_bucket_us[LATENCY_BUCKETS];
+struct worker_latency {
+	uint64_t bucket[LATENCY_BUCKETS];
+	uint64_t sum_ns;
+	uint64_t count;
+};
+
 /* Control-message room for IP_PKTINFO or IPV6_PKTINFO. */
 union udp_ctrl {
 	struct cmsghdr align;
@@ -90,6 +111,9 @@ struct worker {
 	struct zones_snapshot *zsnap;
 	struct answer_ctx actx;
 	struct answer_stats stats;
+	struct worker_latency lat;
+	uint64_t batch_t0_ns;       /* monotonic time at worker_batch_begin() */
+	uint64_t batch_q0;          /* queries counted before this batch */
 
 	size_t nsock;
 	struct udp_sock *udp;
@@ -157,5 +181,15 @@ unsigned reload_zones(struct zones_db *db, const struct daemon_conf *c);
 void reload_log_zones(struct zones_db *db, const struct daemon_conf *c);
 /* Writes the example zone to its file if the file does not exist. */
 int reload_write_example(const struct daemon_conf *c);
+
+#define RELOAD_ERRLEN 512
+/* Compiles the configured zone name (presentation form, any case) now, even if its file
+ * did not change. Returns 0, SP_ENOZONE when the configuration does not list it, or the
+ * compile's error (the previous version keeps serving). Main thread only. */
+int reload_one_zone(struct zones_db *db, const struct daemon_conf *c, const char *name);
+/* The last load error of zone name ("file:line: message") and when it happened; false
+ * when the zone's last load worked (or none was tried). Any thread (takes a mutex: never
+ * from the answer path). */
+bool reload_zone_error(const char *name, char *msg, size_t msglen, time_t *when);
 
 #endif
