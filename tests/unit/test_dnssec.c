@@ -1163,6 +1163,154 @@ stuffed_denial_with_bogus_nsecs_stops_at_the_proof_cap(void **state)
 	ldns_rr_list_deep_free(auth);
 }
 
+/* --- a zone signed by ldns-signzone ------------------------------------------------ */
+
+static const char signzone_zone[] =
+	"$ORIGIN example.\n$TTL 300\n"
+	"@ IN SOA ns.example. admin.example. 1 3600 600 86400 300\n"
+	"@ IN NS ns.example.\nns IN A 192.0.2.53\nwww IN A 192.0.2.1\n"
+	"*.w IN TXT \"wild\"\nsub IN NS ns.sub.example.\nns.sub IN A 192.0.2.54\n";
+
+/* Signs signzone_zone with the ldns-signzone tool (signflags: "" for NSEC, "-n ..." for
+ * NSEC3) and returns every record of the signed zone; *ds gets the KSK's DS. */
+static ldns_rr_list *
+signzone(const char *dir, const char *signflags, ldns_rr_list **ds)
+{
+	char cmd[1024], path[512];
+	snprintf(path, sizeof(path), "%s/example.zone", dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(signzone_zone, fp);
+	fclose(fp);
+	snprintf(cmd, sizeof(cmd), "cd %s && ldns-keygen -a ECDSAP256SHA256 -k example. > ksk && "
+	         "ldns-keygen -a ECDSAP256SHA256 example. > zsk && "
+	         "ldns-signzone %s -f signed example.zone $(cat ksk) $(cat zsk) && "
+	         "cp $(cat ksk).ds ds", dir, signflags);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/signed", dir);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	ldns_zone *z = NULL;
+	assert_int_equal(ldns_zone_new_frm_fp(&z, fp, NULL, 300, LDNS_RR_CLASS_IN), LDNS_STATUS_OK);
+	fclose(fp);
+	ldns_rr_list *all = ldns_rr_list_clone(ldns_zone_rrs(z));
+	ldns_rr_list_push_rr(all, ldns_rr_clone(ldns_zone_soa(z)));
+	ldns_zone_deep_free(z);
+	snprintf(path, sizeof(path), "%s/ds", dir);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	ldns_rr *d = NULL;
+	assert_int_equal(ldns_rr_new_frm_fp(&d, fp, NULL, NULL, NULL), LDNS_STATUS_OK);
+	fclose(fp);
+	*ds = ldns_rr_list_new();
+	ldns_rr_list_push_rr(*ds, d);
+	return all;
+}
+
+/* The records of all with the given owner (NULL: any) and type. */
+static ldns_rr_list *
+pick(const ldns_rr_list *all, const char *owner, ldns_rr_type t)
+{
+	ldns_rr_list *out = ldns_rr_list_new();
+	ldns_rdf *o = owner != NULL ? dn(owner) : NULL;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(all); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(all, i);
+		if (ldns_rr_get_type(rr) == t &&
+		    (o == NULL || ldns_dname_compare(ldns_rr_owner(rr), o) == 0))
+			ldns_rr_list_push_rr(out, ldns_rr_clone(rr));
+	}
+	ldns_rdf_deep_free(o);
+	return out;
+}
+
+static void
+check_signed_zone(const char *signflags, bool optout)
+{
+	char dir[] = "/tmp/test_dnssec_zone_XXXXXX", cmd[600];
+	assert_non_null(mkdtemp(dir));
+	ldns_rr_list *ds = NULL, *all = signzone(dir, signflags, &ds);
+	ldns_rr_list *keys = pick(all, "example.", LDNS_RR_TYPE_DNSKEY);
+	ldns_rr_list *sigs = pick(all, NULL, LDNS_RR_TYPE_RRSIG);
+	ldns_rr_list *auth = pick(all, NULL, LDNS_RR_TYPE_NSEC);
+	ldns_rr_list *n3 = pick(all, NULL, LDNS_RR_TYPE_NSEC3);
+	append(auth, n3);
+	append(auth, sigs);
+	struct dnssec_budget b;
+	struct dnssec_status st;
+	dnssec_budget_init(&b);
+	struct fx f = { .keys = keys };
+
+	assert_int_equal(dnssec_verify_dnskeys(&cfg, &b, ds, keys, sigs, now, &st), DNSSEC_SECURE);
+	ldns_rr_list *www = pick(all, "www.example.", LDNS_RR_TYPE_A);
+	assert_int_equal(verify(www, sigs, keys, &st), DNSSEC_SECURE);
+	/* Glue below the delegation is not signed. */
+	ldns_rr_list *glue = pick(all, "ns.sub.example.", LDNS_RR_TYPE_A);
+	assert_int_equal(verify(glue, sigs, keys, &st), DNSSEC_BOGUS);
+	assert_int_equal(st.ede, DNSSEC_EDE_RRSIGS_MISSING);
+
+	enum dnssec_result proven = optout ? DNSSEC_INSECURE : DNSSEC_SECURE;
+	assert_int_equal(deny(&f, DNSSEC_DENY_NXDOMAIN, "nx.example.", LDNS_RR_TYPE_A, 0, auth, &st),
+	                 proven);
+	assert_int_equal(st.denial, DNSSEC_DENY_NXDOMAIN);
+	assert_int_equal(deny(&f, DNSSEC_DENY_NXDOMAIN, "www.example.", LDNS_RR_TYPE_A, 0, auth,
+	                      &st), DNSSEC_BOGUS);
+	assert_int_equal(deny(&f, DNSSEC_DENY_NODATA, "www.example.", LDNS_RR_TYPE_AAAA, 0, auth,
+	                      &st), DNSSEC_SECURE);
+	assert_int_equal(deny(&f, DNSSEC_DENY_NO_DS, "sub.example.", 0, 0, auth, &st),
+	                 DNSSEC_INSECURE);
+	assert_int_equal(st.denial, DNSSEC_DENY_NO_DS);
+
+	ldns_rr_list *wild = pick(all, "*.w.example.", LDNS_RR_TYPE_TXT);
+	ldns_rr_list *wsig = ldns_rr_list_new();
+	for (size_t i = 0; i < ldns_rr_list_rr_count(sigs); i++) {
+		ldns_rr *sg = ldns_rr_list_rr(sigs, i);
+		ldns_rdf *o = dn("*.w.example.");
+		if (ldns_dname_compare(ldns_rr_owner(sg), o) == 0 &&
+		    ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(sg)) == LDNS_RR_TYPE_TXT)
+			ldns_rr_list_push_rr(wsig, ldns_rr_clone(sg));
+		ldns_rdf_deep_free(o);
+	}
+	for (size_t i = 0; i < ldns_rr_list_rr_count(wild); i++) {
+		ldns_rdf_deep_free(ldns_rr_owner(ldns_rr_list_rr(wild, i)));
+		ldns_rr_set_owner(ldns_rr_list_rr(wild, i), dn("a.b.w.example."));
+	}
+	for (size_t i = 0; i < ldns_rr_list_rr_count(wsig); i++) {
+		ldns_rdf_deep_free(ldns_rr_owner(ldns_rr_list_rr(wsig, i)));
+		ldns_rr_set_owner(ldns_rr_list_rr(wsig, i), dn("a.b.w.example."));
+	}
+	assert_int_equal(verify(wild, wsig, keys, &st), DNSSEC_SECURE);
+	assert_int_equal(st.wildcard_labels, 2);
+	assert_int_equal(deny(&f, DNSSEC_DENY_WILDCARD, "a.b.w.example.", LDNS_RR_TYPE_TXT,
+	                      st.wildcard_labels, auth, &st), proven);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	ldns_rr_list *lists[] = { ds, all, keys, sigs, auth, n3, www, glue, wild, wsig };
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		ldns_rr_list_deep_free(lists[i]);
+}
+
+static void
+ldns_signzone_nsec_zone_validates_end_to_end(void **state)
+{
+	(void)state;
+	check_signed_zone("", false);
+}
+
+static void
+ldns_signzone_nsec3_zone_validates_end_to_end(void **state)
+{
+	(void)state;
+	check_signed_zone("-n -s abcd -t 5", false);
+}
+
+static void
+ldns_signzone_nsec3_opt_out_zone_validates_end_to_end(void **state)
+{
+	(void)state;
+	check_signed_zone("-n -p -s abcd -t 1", true);
+}
+
 int
 main(void)
 {
@@ -1210,6 +1358,9 @@ main(void)
 		cmocka_unit_test(nsec3_hash_budget_stops_the_proof),
 		cmocka_unit_test(keytrap_colliding_keys_and_signatures_stop_at_the_budget),
 		cmocka_unit_test(stuffed_denial_with_bogus_nsecs_stops_at_the_proof_cap),
+		cmocka_unit_test(ldns_signzone_nsec_zone_validates_end_to_end),
+		cmocka_unit_test(ldns_signzone_nsec3_zone_validates_end_to_end),
+		cmocka_unit_test(ldns_signzone_nsec3_opt_out_zone_validates_end_to_end),
 	};
 	int failed = cmocka_run_group_tests_name("dnssec algorithms", algs, NULL, NULL);
 	failed += cmocka_run_group_tests_name("dnssec", zone, fx_setup, fx_teardown);
