@@ -124,6 +124,13 @@ zones__rdata_strict(const char *entry, char *why, size_t wlen)
 	i = t.owner ? 1 : 0;
 	/* [TTL] [class] or [class] [TTL] before the type (RFC 1035 5.1). */
 	for (unsigned k = 0; k < 2 && i < t.n; k++) {
+		if (all_digits(t.s[i], t.len[i]) &&
+		    (t.len[i] > 10 || strtoull(t.s[i], NULL, 10) > 4294967295ull)) {
+			/* ldns would take it modulo 2^32. */
+			snprintf(why, wlen, "bad TTL %.*s: out of range (0-4294967295)",
+			         (int)(t.len[i] > 20 ? 20 : t.len[i]), t.s[i]);
+			return false;
+		}
 		if (is_class(t.s[i], t.len[i]) || isdigit((unsigned char)t.s[i][0]))
 			i++;
 	}
