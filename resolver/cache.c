@@ -18,7 +18,7 @@
 #include "lib/wire.h"
 #include "resolver/internal.h"
 
-#define NSHARDS 16
+#define NSHARDS 16             /* hash % 16 picks the shard, hash >> 4 the bucket */
 #define STALE_TTL 30            /* RFC 8767 4: TTL of stale records in answers */
 #define PREFETCH_HITS 4         /* hits that make an entry "popular" */
 
@@ -169,7 +169,7 @@ entry_unref(struct cache_entry *e)
 static void
 shard_drop(struct shard *s, struct cache_entry *e)
 {
-	struct cache_entry **pp = &s->buckets[e->hash & (s->nbuckets - 1)];
+	struct cache_entry **pp = &s->buckets[(e->hash >> 4) & (s->nbuckets - 1)];
 	while (*pp != e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
@@ -183,7 +183,8 @@ shard_drop(struct shard *s, struct cache_entry *e)
 static struct cache_entry *
 shard_find(struct shard *s, uint32_t h, const uint8_t *name, uint16_t type, uint16_t rclass)
 {
-	for (struct cache_entry *e = s->buckets[h & (s->nbuckets - 1)]; e != NULL; e = e->hnext) {
+	struct cache_entry *e = s->buckets[(h >> 4) & (s->nbuckets - 1)];
+	for (; e != NULL; e = e->hnext) {
 		if (e->hash == h && e->type == type && e->rclass == rclass &&
 		    dname_equal(e->name, name))
 			return e;
@@ -212,7 +213,7 @@ insert(struct resolver_cache *c, struct cache_entry *ne)
 		}
 		shard_drop(s, old);
 	}
-	struct cache_entry **b = &s->buckets[ne->hash & (s->nbuckets - 1)];
+	struct cache_entry **b = &s->buckets[(ne->hash >> 4) & (s->nbuckets - 1)];
 	ne->hnext = *b;
 	*b = ne;
 	ne->linked = true;
