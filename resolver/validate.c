@@ -113,13 +113,42 @@ rdf_u8(const ldns_rdf *rdf)
 	return rdf != NULL && ldns_rdf_size(rdf) >= 1 ? ldns_rdf_data(rdf)[0] : 0;
 }
 
+/* RSA moduli of 512 to 4096 bits only (RFC 3110 2, RFC 5702 2): a huge key makes every
+ * verification expensive, the KeyTrap cost by another route. */
+static bool
+rsa_size_ok(const ldns_rr *k)
+{
+	unsigned alg = rdf_u8(ldns_rr_rdf(k, 2));
+	if (alg != LDNS_RSASHA1 && alg != LDNS_RSASHA1_NSEC3 && alg != LDNS_RSASHA256 &&
+	    alg != LDNS_RSASHA512)
+		return true;
+	const ldns_rdf *key = ldns_rr_rdf(k, 3);
+	const uint8_t *p = ldns_rdf_data(key);
+	size_t len = ldns_rdf_size(key), explen, hdr;
+	if (len < 1)
+		return false;
+	if (p[0] != 0) {
+		explen = p[0];
+		hdr = 1;
+	} else {
+		if (len < 3)
+			return false;
+		explen = (size_t)p[1] << 8 | p[2];
+		hdr = 3;
+	}
+	if (hdr + explen >= len)
+		return false;
+	size_t modlen = len - hdr - explen;
+	return modlen >= 64 && modlen <= 512;
+}
+
 /* A DNSKEY usable to verify (RFC 4034 2.1.1: Zone Key flag set; 2.1.2: protocol 3). */
 static bool
 key_usable(const ldns_rr *k)
 {
 	return ldns_rr_get_type(k) == LDNS_RR_TYPE_DNSKEY && ldns_rr_rd_count(k) == 4 &&
 	       (ldns_rdf2native_int16(ldns_rr_rdf(k, 0)) & LDNS_KEY_ZONE_KEY) != 0 &&
-	       rdf_u8(ldns_rr_rdf(k, 1)) == 3;
+	       rdf_u8(ldns_rr_rdf(k, 1)) == 3 && rsa_size_ok(k);
 }
 
 struct sigdata {
@@ -386,6 +415,49 @@ rrset_shape_ok(const ldns_rr_list *rrset)
 	return true;
 }
 
+/* Turns what verify() saw into a result, EDE and reason. */
+static void
+report(const struct work *wk, const ldns_rr *first, const ldns_rr_list *keys, size_t nsigs,
+       bool good, const struct outcome *o, struct dnssec_status *st)
+{
+	static const int ede[] = {
+		[F_NONE] = DNSSEC_EDE_BOGUS, [F_NOSIG] = DNSSEC_EDE_RRSIGS_MISSING,
+		[F_UNSUPP] = DNSSEC_EDE_UNSUPPORTED_ALG, [F_NOKEY] = DNSSEC_EDE_DNSKEY_MISSING,
+		[F_CRYPTO] = DNSSEC_EDE_BOGUS, [F_NOTYET] = DNSSEC_EDE_SIG_NOT_YET_VALID,
+		[F_EXPIRED] = DNSSEC_EDE_SIG_EXPIRED, [F_SHAPE] = DNSSEC_EDE_BOGUS,
+	};
+	char name[64];
+	char *nm = ldns_rdf2str(ldns_rr_owner(first));
+	char *ty = ldns_rr_type2str(ldns_rr_get_type(first));
+
+	snprintf(name, sizeof(name), "%s/%s", nm != NULL ? nm : "?", ty != NULL ? ty : "?");
+	free(nm);
+	free(ty);
+	if (good) {
+		st->ttl_limit = o->ttl_limit;
+		dnssec__status_set(st, DNSSEC_SECURE, DNSSEC_EDE_NONE, "%s: signature verified", name);
+	} else if (wk->out_query) {
+		dnssec__status_set(st, DNSSEC_INDETERMINATE, DNSSEC_EDE_BOGUS,
+		                   "%s: signature validation budget of the query exhausted", name);
+	} else if (wk->out_call) {
+		dnssec__status_set(st, DNSSEC_BOGUS, DNSSEC_EDE_BOGUS,
+		                   "%s: too many signature checks for one RRset", name);
+	} else if (nsigs == 0) {
+		dnssec__status_set(st, DNSSEC_BOGUS, DNSSEC_EDE_RRSIGS_MISSING, "%s: no RRSIG", name);
+	} else if (o->fail == F_UNSUPP && keys_have_supported(wk->cfg, keys)) {
+		/* Only unknown algorithms signed this, yet the zone has a key we validate:
+		 * someone stripped the usable RRSIGs. */
+		dnssec__status_set(st, DNSSEC_BOGUS, DNSSEC_EDE_RRSIGS_MISSING,
+		                   "%s: no RRSIG of a supported algorithm", name);
+	} else if (o->fail == F_UNSUPP) {
+		/* RFC 4035 5.2: nothing here we can validate, so it counts as unsigned. */
+		dnssec__status_set(st, DNSSEC_INSECURE, DNSSEC_EDE_UNSUPPORTED_ALG,
+		                   "%s: only unsupported algorithms", name);
+	} else {
+		dnssec__status_set(st, DNSSEC_BOGUS, ede[o->fail], "%s: %s", name, o->what);
+	}
+}
+
 static enum dnssec_result
 verify(struct work *wk, const ldns_rr_list *rrset, const ldns_rr_list *sigs,
        const ldns_rr_list *keys, uint32_t now, struct dnssec_status *st)
@@ -418,42 +490,7 @@ verify(struct work *wk, const ldns_rr_list *rrset, const ldns_rr_list *sigs,
 			break;
 	}
 	ldns_rr_list_free(mine);
-
-	char name[64];
-	char *nm = ldns_rdf2str(ldns_rr_owner(first));
-	char *ty = ldns_rr_type2str(ldns_rr_get_type(first));
-	snprintf(name, sizeof(name), "%s/%s", nm != NULL ? nm : "?", ty != NULL ? ty : "?");
-	free(nm);
-	free(ty);
-	if (good) {
-		st->ttl_limit = o.ttl_limit;
-		dnssec__status_set(st, DNSSEC_SECURE, DNSSEC_EDE_NONE, "%s: signature verified", name);
-	} else if (wk->out_query) {
-		dnssec__status_set(st, DNSSEC_INDETERMINATE, DNSSEC_EDE_BOGUS,
-		                   "%s: signature validation budget of the query exhausted", name);
-	} else if (wk->out_call) {
-		dnssec__status_set(st, DNSSEC_BOGUS, DNSSEC_EDE_BOGUS,
-		                   "%s: too many signature checks for one RRset", name);
-	} else if (n == 0) {
-		dnssec__status_set(st, DNSSEC_BOGUS, DNSSEC_EDE_RRSIGS_MISSING, "%s: no RRSIG", name);
-	} else if (o.fail == F_UNSUPP) {
-		/* Only unknown algorithms signed this: insecure if the zone has no key we
-		 * could use either (RFC 4035 5.2), else someone stripped the usable RRSIGs. */
-		if (keys_have_supported(wk->cfg, keys))
-			dnssec__status_set(st, DNSSEC_BOGUS, DNSSEC_EDE_RRSIGS_MISSING,
-			                   "%s: no RRSIG of a supported algorithm", name);
-		else
-			dnssec__status_set(st, DNSSEC_INSECURE, DNSSEC_EDE_UNSUPPORTED_ALG,
-			                   "%s: only unsupported algorithms", name);
-	} else {
-		static const int ede[] = {
-			[F_NONE] = DNSSEC_EDE_BOGUS, [F_NOSIG] = DNSSEC_EDE_RRSIGS_MISSING,
-			[F_UNSUPP] = DNSSEC_EDE_UNSUPPORTED_ALG, [F_NOKEY] = DNSSEC_EDE_DNSKEY_MISSING,
-			[F_CRYPTO] = DNSSEC_EDE_BOGUS, [F_NOTYET] = DNSSEC_EDE_SIG_NOT_YET_VALID,
-			[F_EXPIRED] = DNSSEC_EDE_SIG_EXPIRED, [F_SHAPE] = DNSSEC_EDE_BOGUS,
-		};
-		dnssec__status_set(st, DNSSEC_BOGUS, ede[o.fail], "%s: %s", name, o.what);
-	}
+	report(wk, first, keys, n, good, &o, st);
 	return st->result;
 }
 

@@ -415,6 +415,43 @@ ttl_limit_is_bounded_by_the_signature_expiration(void **state)
 	ldns_rr_list_deep_free(sigs);
 }
 
+static void
+oversized_rsa_key_is_not_used(void **state)
+{
+	(void)state;
+	/* An 8192-bit RSA key (above RFC 3110's 4096) would make each check slow; it is not
+	 * a candidate (EDE 9), where a 1024-bit key of the same shape is tried (EDE 6). */
+	for (int big = 0; big < 2; big++) {
+		size_t mod = big ? 1024 : 128;
+		uint8_t *rd = malloc(4 + mod);
+		rd[0] = 3; rd[1] = 1; rd[2] = 0; rd[3] = 1;    /* exponent 65537 */
+		for (size_t i = 4; i < 4 + mod; i++)
+			rd[i] = (uint8_t)rand() | 0x80;
+		char text[512];
+		ldns_rr *k = ldns_rr_new();
+		ldns_rr_set_type(k, LDNS_RR_TYPE_DNSKEY);
+		ldns_rr_set_owner(k, dn("example."));
+		ldns_rr_push_rdf(k, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 256));
+		ldns_rr_push_rdf(k, ldns_native2rdf_int8(LDNS_RDF_TYPE_INT8, 3));
+		ldns_rr_push_rdf(k, ldns_native2rdf_int8(LDNS_RDF_TYPE_ALG, 8));
+		ldns_rr_push_rdf(k, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_B64, 4 + mod, rd));
+		ldns_rr_list *keys = ldns_rr_list_new();
+		ldns_rr_list_push_rr(keys, k);
+		uint16_t tag = ldns_calc_keytag(ldns_rr_list_rr(keys, 0));
+		snprintf(text, sizeof(text), "www.example. 300 IN RRSIG A 8 2 300 %u %u %u example. "
+		         "AAAA", now + 3600, now - 3600, tag);
+		ldns_rr_list *sigs = rrs(text);
+		ldns_rr_list *set = rrs("www.example. 300 IN A 192.0.2.1");
+		struct dnssec_status st;
+		assert_int_equal(verify(set, sigs, keys, &st), DNSSEC_BOGUS);
+		assert_int_equal(st.ede, big ? DNSSEC_EDE_DNSKEY_MISSING : DNSSEC_EDE_BOGUS);
+		ldns_rr_list_deep_free(keys);
+		ldns_rr_list_deep_free(sigs);
+		ldns_rr_list_deep_free(set);
+		free(rd);
+	}
+}
+
 /* --- DS -> DNSKEY ------------------------------------------------------------------ */
 
 static enum dnssec_result
@@ -1335,6 +1372,7 @@ main(void)
 		cmocka_unit_test(signer_outside_the_owner_is_bogus),
 		cmocka_unit_test(rsasha1_validates_by_default_and_is_insecure_when_disabled),
 		cmocka_unit_test(ttl_limit_is_bounded_by_the_signature_expiration),
+		cmocka_unit_test(oversized_rsa_key_is_not_used),
 		cmocka_unit_test(ds_sha256_and_sha384_vouch_for_the_dnskey_set),
 		cmocka_unit_test(ds_digest_mismatch_is_bogus),
 		cmocka_unit_test(ds_with_only_unsupported_digest_is_insecure),
