@@ -1063,6 +1063,43 @@ every_common_type_and_rfc3597_form_compiles(void **state)
 	assert_false(zones_node_rrset(&r.node, LDNS_RR_TYPE_RRSIG, LDNS_RR_TYPE_A, &rr));
 }
 
+static void
+plain_address_records_and_ldns_parsed_ones_share_owner_and_ttl_rules(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	/* A/AAAA lines take a fast path; the others go through ldns. Blank owners must
+	 * follow the previous line whichever path parsed it. */
+	static const char zone[] = HEAD
+		"a 60 IN A 192.0.2.10\n"
+		"  TXT \"owner from a fast line\"\n"
+		"\tAAAA 2001:db8::a\n"
+		"@ A 192.0.2.11\n"
+		"Abs.Example. 0 a 192.0.2.12\n"
+		"$TTL 77\n"
+		"b A 192.0.2.13\n"
+		"b IN 5 A 192.0.2.14\n";    /* class before TTL: ldns refuses it */
+	assert_int_equal(compile_text(f, "example.", "z.zone", zone, NULL), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 13, "");
+	assert_int_equal(f->rep.errors, 1);
+	char ok[sizeof(zone)];
+	snprintf(ok, sizeof(ok), "%s", zone);
+	*strstr(ok, "b IN 5") = 0;
+	assert_int_equal(compile_text(f, "example.", "z.zone", ok, NULL), 0);
+	zones_snapshot_begin(f->snap);
+	assert_int_equal(lookup(f, "a.example.", LDNS_RR_TYPE_TXT, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.ttl, 300);
+	assert_int_equal(lookup(f, "a.example.", LDNS_RR_TYPE_AAAA, &r), ZONES_FOUND);
+	assert_int_equal(lookup(f, "a.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.ttl, 60);
+	assert_int_equal(lookup(f, "example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(lookup(f, "abs.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.ttl, 0);
+	assert_int_equal(lookup(f, "b.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.ttl, 77);
+	assert_memory_equal(r.rrset.rdata, "\0\4\xc0\0\2\x0d", 6);
+}
+
 int
 main(void)
 {
@@ -1117,6 +1154,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(include_loops_are_refused, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(line_numbers_count_multi_line_records_and_comments, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(every_common_type_and_rfc3597_form_compiles, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(plain_address_records_and_ldns_parsed_ones_share_owner_and_ttl_rules, setup_empty, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
