@@ -77,7 +77,8 @@ struct dnssec_config {
  * resolver keeps one per client query, passes it to every call and may read the counters. */
 struct dnssec_budget {
 	unsigned verify_left;           /* signature verifications (default 64) */
-	unsigned hash_left;             /* NSEC3 hash computations (default 128) */
+	unsigned hash_left;             /* NSEC3 names hashed, each at most nsec3_max_iter + 1
+	                                   SHA-1 runs (default 128) */
 	unsigned verify_used;           /* counters: what was spent so far */
 	unsigned hash_used;
 };
@@ -87,10 +88,10 @@ struct dnssec_status {
 	enum dnssec_result result;
 	int ede;                        /* enum dnssec_ede value, DNSSEC_EDE_NONE if none */
 	enum dnssec_denial denial;      /* what a denial call proved */
-	uint8_t wildcard_labels;        /* set by dnssec_verify_rrset() when the RRset was
-	                                   expanded from a wildcard: the RRSIG label count,
-	                                   to pass to dnssec_prove_denial(DNSSEC_DENY_WILDCARD);
-	                                   0 when no expansion happened */
+	bool wildcard;                  /* set by dnssec_verify_rrset() when the RRset was
+	                                   expanded from a wildcard ... */
+	uint8_t wildcard_labels;        /* ... with this RRSIG label count, to pass to
+	                                   dnssec_prove_denial(DNSSEC_DENY_WILDCARD) */
 	uint32_t ttl_limit;             /* min(original TTL, expiration - now) of the
 	                                   signature that validated: an upper bound on caching
 	                                   (RFC 4035 5.3.3); 0 when not secure */
@@ -109,9 +110,13 @@ const char *dnssec_result_str(enum dnssec_result r);
  * arithmetic, RFC 4034 3.1.5). SECURE when one RRSIG of a supported algorithm verifies with a
  * zone key whose owner is the RRSIG's signer name and the signer is the owner or an ancestor.
  * BOGUS otherwise (EDE 10 no RRSIG, 9 no matching key, 7/8 validity, 6 bad signature);
- * INSECURE when every RRSIG uses an algorithm this build does not validate (EDE 1,
- * RFC 4035 5.2). Wildcard expansion sets st->wildcard_labels: the caller must then prove
- * with dnssec_prove_denial(DNSSEC_DENY_WILDCARD) that qname itself does not exist. */
+ * INSECURE when every RRSIG and every key use algorithms this build does not validate
+ * (EDE 1, RFC 4035 5.2); unsupported RRSIGs beside a supported key are BOGUS (EDE 10), as
+ * stripping the usable signatures must not downgrade an answer. Also bounded: at most
+ * max_rrsigs RRSIGs, max_key_collisions keys per RRSIG, max_verify_per_call checks, RSA
+ * keys of 512-4096 bits. Wildcard expansion sets st->wildcard and st->wildcard_labels: the
+ * caller must then prove with dnssec_prove_denial(DNSSEC_DENY_WILDCARD) that qname itself
+ * does not exist. */
 enum dnssec_result dnssec_verify_rrset(const struct dnssec_config *cfg, struct dnssec_budget *b,
                                        const ldns_rr_list *rrset, const ldns_rr_list *sigs,
                                        const ldns_rr_list *keys, uint32_t now,

@@ -483,8 +483,10 @@ verify(struct work *wk, const ldns_rr_list *rrset, const ldns_rr_list *sigs,
 		if (good) {
 			unsigned labels = rdf_u8(ldns_rr_rrsig_labels(sig));
 			unsigned have = ldns_dname_label_count(ldns_rr_owner(first));
-			if (!ldns_dname_is_wildcard(ldns_rr_owner(first)) && labels < have)
+			if (!ldns_dname_is_wildcard(ldns_rr_owner(first)) && labels < have) {
+				st->wildcard = true;
 				st->wildcard_labels = (uint8_t)labels;
+			}
 		}
 		if (wk->out_query || wk->out_call)
 			break;

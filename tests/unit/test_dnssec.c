@@ -134,7 +134,7 @@ check_algorithm(ldns_signing_algorithm alg, uint16_t bits)
 	struct dnssec_status st;
 
 	assert_int_equal(verify(set, sigs, keys, &st), DNSSEC_SECURE);
-	assert_int_equal(st.wildcard_labels, 0);
+	assert_false(st.wildcard);
 	assert_true(st.ttl_limit > 0 && st.ttl_limit <= 300);
 	/* The same signature must not verify other data. */
 	ldns_rdf_deep_free(ldns_rr_set_rdf(ldns_rr_list_rr(set, 1),
@@ -798,6 +798,7 @@ wildcard_expansion_is_accepted_only_with_the_proof(void **state)
 	ldns_rr_list *set, *sigs;
 	wildcard_answer(f, "x.w.example.", &set, &sigs);
 	assert_int_equal(verify(set, sigs, f->keys, &st), DNSSEC_SECURE);
+	assert_true(st.wildcard);
 	assert_int_equal(st.wildcard_labels, 2);
 
 	ldns_rr_list *auth = nsec_auth(f, BIT(5));
@@ -1316,6 +1317,7 @@ check_signed_zone(const char *signflags, bool optout)
 		ldns_rr_set_owner(ldns_rr_list_rr(wsig, i), dn("a.b.w.example."));
 	}
 	assert_int_equal(verify(wild, wsig, keys, &st), DNSSEC_SECURE);
+	assert_true(st.wildcard);
 	assert_int_equal(st.wildcard_labels, 2);
 	assert_int_equal(deny(&f, DNSSEC_DENY_WILDCARD, "a.b.w.example.", LDNS_RR_TYPE_TXT,
 	                      st.wildcard_labels, auth, &st), proven);
