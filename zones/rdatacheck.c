@@ -161,6 +161,19 @@ zones__rdata_strict(const char *entry, char *why, size_t wlen)
 			         tname, f + 1, (int)(len > 20 ? 20 : len), s, limit);
 			return false;
 		}
+		/* ldns reads the CERT type (RFC 4398 2.1; its CERT_ALG field) with strtol()
+		 * into 16 bits, so a sign or a value past 65535 wraps silently, and it refuses
+		 * 0 (reserved) only after allocating the field, which ldns 1.8.3 then leaks. */
+		if (ft == LDNS_RDF_TYPE_CERT_ALG && len > 0) {
+			size_t sign = (s[0] == '+' || s[0] == '-') ? 1 : 0;
+			if (all_digits(s + sign, len - sign) &&
+			    (sign || len > 10 || strtoull(s, NULL, 10) - 1 >= 65535ull)) {
+				snprintf(why, wlen,
+				         "bad rdata: %s field %zu: %.*s is out of range (1-65535)",
+				         tname, f + 1, (int)(len > 20 ? 20 : len), s);
+				return false;
+			}
+		}
 		if (ft == LDNS_RDF_TYPE_HEX && f + 1 == max) {
 			/* The last field may be split by blanks (RFC 4034 5.3 for DS). */
 			size_t digits;

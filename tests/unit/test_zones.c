@@ -861,6 +861,29 @@ rdata_that_ldns_would_truncate_is_an_error(void **state)
 	assert_int_equal(check_text(f, HEAD "k DS 1 13 2 01234567 89ABCDEF\n"), 0);
 }
 
+/* Found by tests/fuzz/fuzz_zonefile: ldns 1.8.3 leaks the field when it refuses a CERT
+ * type of 0, and wraps a signed or too large one into 16 bits. Run under ASan
+ * (--enable-sanitizers), LeakSanitizer fails this test without the check. */
+static void
+cert_type_zero_or_out_of_range_is_an_error_without_a_leak(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "c0 CERT 0 1 8 AAAA\n"
+	                                    "c1 CERT 00 1 8 AAAA\n"
+	                                    "c2 CERT -1 1 8 AAAA\n"
+	                                    "c3 CERT 65537 1 8 AAAA\n"
+	                                    "c4 CERT +0 1 A AAAA\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "CERT field 1: 0 is out of range (1-65535)");
+	expect_msg(f, ZONES_ERROR, "z.zone", 7, "CERT field 1: 00 is out of range");
+	expect_msg(f, ZONES_ERROR, "z.zone", 8, "CERT field 1: -1 is out of range");
+	expect_msg(f, ZONES_ERROR, "z.zone", 9, "CERT field 1: 65537 is out of range");
+	expect_msg(f, ZONES_ERROR, "z.zone", 10, "CERT field 1: +0 is out of range");
+	assert_int_equal(f->rep.errors, 5);
+	/* The limits themselves and mnemonics still load. */
+	assert_int_equal(check_text(f, HEAD "c CERT 1 1 8 AAAA\nd CERT 65535 0 0 AAAA\n"
+	                                    "e CERT PKIX 1 RSASHA256 AAAA\n"), 0);
+}
+
 static void
 data_below_a_delegation_that_is_not_glue_is_a_warning(void **state)
 {
@@ -1140,6 +1163,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(two_cnames_or_dnames_are_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(out_of_zone_data_is_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(rdata_that_ldns_would_truncate_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(cert_type_zero_or_out_of_range_is_an_error_without_a_leak, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(data_below_a_delegation_that_is_not_glue_is_a_warning, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(missing_glue_is_an_error_at_the_ns_line, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(ttl_above_the_maximum_is_an_error, setup_empty, teardown),
