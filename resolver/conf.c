@@ -12,6 +12,7 @@
 
 #include "lib/errors.h"
 #include "lib/log.h"
+#include "resolver/dnssec.h"
 #include "resolver/resolver.h"
 
 /* ---- addresses and prefixes ------------------------------------------------------------ */
@@ -220,6 +221,7 @@ resolver_conf_free(struct resolver_conf *c)
 	free(c->allow.v);
 	free(c->hints_file);
 	free(c->trust_anchor);
+	dnssec_anchors_free(c->anchors);
 	free(c);
 }
 
@@ -506,6 +508,35 @@ parse_limits(struct pctx *p, yaml_node_t *v, struct resolver_limits *l)
 	}
 }
 
+/* A file name, or DS/DNSKEY records inline (they have a record type in them; a file name
+ * has no blank). Loaded now, so a bad anchor is a configuration error with its line. */
+static void
+parse_anchor(struct pctx *p, yaml_node_t *v, struct resolver_conf *c)
+{
+	const char *s = scalar(v);
+	char err[256] = "";
+
+	if (s == NULL || *s == 0) {
+		perr(p, v, "trust-anchor", "must be a file name or DS/DNSKEY records");
+		return;
+	}
+	free(c->trust_anchor);
+	dnssec_anchors_free(c->anchors);
+	c->trust_anchor = strdup(s);
+	c->trust_anchor_inline = strpbrk(s, " \t\n") != NULL;
+	c->anchors = dnssec_anchors_new();
+	if (c->trust_anchor == NULL || c->anchors == NULL) {
+		perr(p, v, "trust-anchor", "out of memory");
+		return;
+	}
+	int rc = c->trust_anchor_inline ? dnssec_anchors_add_text(c->anchors, s, err, sizeof(err))
+	                                : dnssec_anchors_add_file(c->anchors, s, err, sizeof(err));
+	if (rc != 0)
+		perr(p, v, "trust-anchor", "%s", err[0] ? err : sp_strerror(rc));
+	else if (dnssec_anchors_count(c->anchors) == 0)
+		perr(p, v, "trust-anchor", "no DS or DNSKEY records");
+}
+
 static void
 parse_pair(struct pctx *p, const char *ks, yaml_node_t *k, yaml_node_t *v, struct resolver_conf *c)
 {
@@ -518,16 +549,7 @@ parse_pair(struct pctx *p, const char *ks, yaml_node_t *k, yaml_node_t *v, struc
 	} else if (!strcmp(ks, "root-hints")) {
 		parse_hints(p, v, c);
 	} else if (!strcmp(ks, "trust-anchor")) {
-		const char *s = scalar(v);
-		if (s == NULL || *s == 0) {
-			perr(p, v, ks, "must be a file name or DS/DNSKEY records");
-			return;
-		}
-		free(c->trust_anchor);
-		c->trust_anchor = strdup(s);
-		/* Inline records have the record type in them; a file name does not. */
-		c->trust_anchor_inline = strstr(s, " DS ") || strstr(s, " DNSKEY ") ||
-		                         strstr(s, "\tDS\t") || strstr(s, "\tDNSKEY\t");
+		parse_anchor(p, v, c);
 	} else if (!strcmp(ks, "validation")) {
 		get_bool(p, v, ks, &c->validation);
 	} else if (!strcmp(ks, "qname-minimisation")) {

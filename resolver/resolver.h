@@ -26,6 +26,7 @@
 
 struct resolver;
 struct resolver_cache;
+struct dnssec_anchors;          /* resolver/dnssec.h */
 
 /* ---- addresses and the ACL ---------------------------------------------------------- */
 
@@ -87,6 +88,7 @@ struct resolver_conf {
 	char *hints_file;                   /* where hints came from, or NULL (a list) */
 	char *trust_anchor;                 /* a file name or inline DS/DNSKEY text, or NULL */
 	bool trust_anchor_inline;
+	struct dnssec_anchors *anchors;     /* loaded from trust_anchor (owned), or NULL */
 	bool validation;
 	bool qname_minimisation;            /* RFC 9156, relaxed */
 	bool use_0x20;

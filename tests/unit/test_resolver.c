@@ -18,6 +18,7 @@
 
 #include "lib/errors.h"
 #include "lib/log.h"
+#include "resolver/dnssec.h"
 #include "resolver/internal.h"
 #include "resolver/resolver.h"
 
@@ -1144,6 +1145,27 @@ config_errors_are_refused(void **state)
 }
 
 static void
+trust_anchor_is_loaded_inline_or_refused_with_its_problem(void **state)
+{
+	(void)state;
+	struct resolver_conf *c = NULL;
+	assert_int_equal(parse_text("resolver:\n"
+	                            "  trust-anchor: \". 172800 IN DS 20326 8 2 "
+	                            "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\"\n",
+	                            &c), 0);
+	assert_non_null(c->anchors);
+	assert_int_equal(dnssec_anchors_count(c->anchors), 1);
+	assert_true(c->trust_anchor_inline);
+	resolver_conf_free(c);
+	c = (struct resolver_conf *)0x1;
+	assert_int_equal(parse_text("resolver:\n  trust-anchor: /nonexistent/root.key\n", &c),
+	                 SP_ECONFIG);
+	assert_int_equal(parse_text("resolver:\n  trust-anchor: \". IN DS 1 2 3 zz\"\n", &c),
+	                 SP_ECONFIG);
+	assert_ptr_equal(c, (struct resolver_conf *)0x1);
+}
+
+static void
 hints_file_in_master_form_is_read(void **state)
 {
 	(void)state;
@@ -1236,6 +1258,7 @@ main(void)
 		cmocka_unit_test(better_ranked_data_is_not_replaced_by_glue),
 		cmocka_unit_test(config_section_sets_every_key),
 		cmocka_unit_test(config_errors_are_refused),
+		cmocka_unit_test(trust_anchor_is_loaded_inline_or_refused_with_its_problem),
 		cmocka_unit_test(hints_file_in_master_form_is_read),
 		cmocka_unit_test(acl_is_closed_by_default_and_matches_prefixes),
 	};
