@@ -231,7 +231,10 @@ write_zone(struct zones_db *db, const struct zonefile *zf, const char *path)
 		mdb_txn_abort(txn);
 		return rc;
 	}
-	return zones__mdb_err(mdb_txn_commit(txn));
+	rc = zones__mdb_err(mdb_txn_commit(txn));
+	if (rc == 0)
+		zones__settle(db);
+	return rc;
 }
 
 int

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "lib/errors.h"
 #include "lib/log.h"
@@ -191,6 +192,25 @@ zones_db_close(struct zones_db *db)
 	if (db->env != NULL)
 		mdb_env_close(db->env);
 	free(db);
+}
+
+void
+zones__settle(struct zones_db *db)
+{
+	/* LMDB keeps the previous committed version intact (the second meta page), so the
+	 * pages a transaction frees are reused only after a later commit. Without this small
+	 * commit the next replace of a big zone could reuse nothing that the last one freed,
+	 * and the file would hold three versions of the zone instead of two. */
+	MDB_txn *txn;
+	int64_t now = (int64_t)time(NULL);
+	if (mdb_txn_begin(db->env, NULL, 0, &txn) != 0)
+		return;
+	MDB_val k = {7, (void *)"settled"}, v = {sizeof(now), &now};
+	if (mdb_put(txn, db->meta, &k, &v, 0) != 0) {
+		mdb_txn_abort(txn);
+		return;
+	}
+	(void)mdb_txn_commit(txn);
 }
 
 /* ---- snapshots ---------------------------------------------------------------------- */
@@ -389,7 +409,10 @@ zones_delete(struct zones_db *db, const char *origin)
 		rc = zones__mdb_err(mdb_del(txn, db->zones, &k, NULL));
 	if (rc != 0)
 		goto fail;
-	return zones__mdb_err(mdb_txn_commit(txn));
+	rc = zones__mdb_err(mdb_txn_commit(txn));
+	if (rc == 0)
+		zones__settle(db);
+	return rc;
 fail:
 	mdb_txn_abort(txn);
 	return rc;

@@ -87,6 +87,9 @@ bool zones__zone_decode(const MDB_val *v, struct zones_zone *zone, struct zones_
                         struct disk_zone *hdr);
 /* Decodes a node value. */
 bool zones__node_decode(const MDB_val *v, struct zones_node *node);
+/* Commits a tiny write after a replace or delete so that the pages it freed can be
+ * reused by the next one (db.c). Failures are harmless and ignored. */
+void zones__settle(struct zones_db *db);
 /* Deletes every node of zone id inside the caller's write transaction. */
 int zones__delete_nodes(MDB_txn *txn, MDB_dbi nodes, uint32_t id);
 /* Common leading labels of two canonical keys, as a key length (label-aligned). */
