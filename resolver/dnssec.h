@@ -155,12 +155,11 @@ enum dnssec_result dnssec_prove_denial(const struct dnssec_config *cfg, struct d
                                        const ldns_rr_list *auth, const ldns_rr_list *keys,
                                        uint32_t now, struct dnssec_status *st);
 
-/* Aggressive use of the cache (RFC 8198): given validated NSEC records of one zone that the
- * resolver cached (and nothing else; RRSIGs may be present and are ignored), tries to prove
- * that qname/qtype has no answer. SECURE with st->denial = NXDOMAIN or NODATA when the cached
+/* Aggressive use of the cache (RFC 8198): given validated NSEC or NSEC3 records of one zone
+ * that the resolver cached (other records, e.g. RRSIGs, are ignored), tries to prove that
+ * qname/qtype has no answer. SECURE with st->denial = NXDOMAIN or NODATA when the cached
  * records prove it, so the resolver can answer without asking; INDETERMINATE when they do
- * not (ask upstream). NSEC3 records are not used here (RFC 8198 allows them; Signpost does
- * not yet). */
+ * not (ask upstream), including NSEC3 opt-out spans and iteration counts above the limit. */
 enum dnssec_result dnssec_aggressive_nsec(const struct dnssec_config *cfg, const ldns_rdf *qname,
                                           ldns_rr_type qtype, const ldns_rr_list *cached,
                                           struct dnssec_status *st);

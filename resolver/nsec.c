@@ -400,11 +400,14 @@ dnssec_aggressive_nsec(const struct dnssec_config *cfg, const ldns_rdf *qname, l
 		return st->result;
 	}
 	for (size_t i = 0; cached != NULL && i < ldns_rr_list_rr_count(cached); i++) {
-		if (ldns_rr_get_type(ldns_rr_list_rr(cached, i)) == LDNS_RR_TYPE_NSEC)
+		ldns_rr_type t = ldns_rr_get_type(ldns_rr_list_rr(cached, i));
+		if (t == LDNS_RR_TYPE_NSEC || t == LDNS_RR_TYPE_NSEC3)
 			ldns_rr_list_push_rr(nsecs, ldns_rr_list_rr(cached, i));
 	}
 	/* RFC 8198 5.1/5.2: a name covered by an NSEC (and its wildcard covered) does not
-	 * exist; an NSEC at the name without the type means NODATA. */
+	 * exist; an NSEC at the name without the type means NODATA. Only a SECURE proof
+	 * counts: an NSEC3 opt-out span or too many iterations give INSECURE, and RFC 8198
+	 * 4.2 leaves those to the authority. NSEC3 hashing is bounded by the per-call cap. */
 	struct dnssec__denial d = { .cfg = cfg, .b = &b, .auth = nsecs };
 	enum dnssec_result r = prove(&d, DNSSEC_DENY_NXDOMAIN, qname, qtype, 0, st);
 	if (r != DNSSEC_SECURE) {

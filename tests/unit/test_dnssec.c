@@ -1088,6 +1088,30 @@ nsec3_hash_budget_stops_the_proof(void **state)
 	ldns_rr_list_deep_free(auth);
 }
 
+static void
+aggressive_nsec3_answers_only_without_opt_out(void **state)
+{
+	struct fx *f = *state;
+	struct dnssec_status st;
+	ldns_rdf *q = dn("nx.example.");
+	ldns_rr_list *cache = n3_auth(f, 3, false, NULL, NULL);
+	assert_int_equal(dnssec_aggressive_nsec(&cfg, q, LDNS_RR_TYPE_A, cache, &st), DNSSEC_SECURE);
+	assert_int_equal(st.denial, DNSSEC_DENY_NXDOMAIN);
+	ldns_rdf *a = dn("a.example.");
+	assert_int_equal(dnssec_aggressive_nsec(&cfg, a, LDNS_RR_TYPE_TXT, cache, &st), DNSSEC_SECURE);
+	assert_int_equal(st.denial, DNSSEC_DENY_NODATA);
+	assert_int_equal(dnssec_aggressive_nsec(&cfg, a, LDNS_RR_TYPE_A, cache, &st),
+	                 DNSSEC_INDETERMINATE);
+	ldns_rr_list_deep_free(cache);
+	/* In an opt-out span the name might be an unsigned delegation: ask. */
+	cache = n3_auth(f, 3, true, "sub.example.", NULL);
+	assert_int_equal(dnssec_aggressive_nsec(&cfg, q, LDNS_RR_TYPE_A, cache, &st),
+	                 DNSSEC_INDETERMINATE);
+	ldns_rr_list_deep_free(cache);
+	ldns_rdf_deep_free(q);
+	ldns_rdf_deep_free(a);
+}
+
 /* --- KeyTrap ------------------------------------------------------------------------- */
 
 /* A DNSKEY of algorithm 13 with random key bytes whose key tag is tag (RFC 4034 App. B):
@@ -1396,6 +1420,7 @@ main(void)
 		cmocka_unit_test(nsec3_opt_out_makes_an_unsigned_delegation_insecure),
 		cmocka_unit_test(nsec3_iterations_above_the_limit_are_insecure_with_ede_27),
 		cmocka_unit_test(nsec3_hash_budget_stops_the_proof),
+		cmocka_unit_test(aggressive_nsec3_answers_only_without_opt_out),
 		cmocka_unit_test(keytrap_colliding_keys_and_signatures_stop_at_the_budget),
 		cmocka_unit_test(stuffed_denial_with_bogus_nsecs_stops_at_the_proof_cap),
 		cmocka_unit_test(ldns_signzone_nsec_zone_validates_end_to_end),
