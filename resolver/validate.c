@@ -89,10 +89,11 @@ dnssec__sigs_for(const ldns_rr_list *sigs, const ldns_rdf *owner, ldns_rr_type t
 	return out;
 }
 
-/* Algorithms this build validates (RFC 8624 3.1: 8, 10, 13, 14, 15 MUST/RECOMMENDED, 16
- * MAY; RSASHA1 5/7 are "MUST" for validation in RFC 8624 and Unbound on Debian 12 still
- * validates them, so allow_sha1 defaults on). 1 (RSAMD5), 3 (DSA), 6 (DSA-NSEC3-SHA1) and
- * 12 (GOST) are MUST NOT or NOT RECOMMENDED and treated as unknown: insecure, not bogus. */
+/* Algorithms this build validates (RFC 8624 3.1: 8, 10, 13, 14, 15, 16 are MUST or
+ * RECOMMENDED for validation; RSASHA1 5/7 are still MUST for validation and Unbound on
+ * Debian 12 validates them, so allow_sha1 defaults on). 1 (RSAMD5), 3 (DSA) and 6
+ * (DSA-NSEC3-SHA1) are MUST NOT, 12 (GOST) MAY and absent from OpenSSL 3: treated as
+ * unknown, which makes a zone insecure, not bogus (RFC 4035 5.2). */
 static bool
 alg_supported(const struct dnssec_config *cfg, unsigned alg)
 {
