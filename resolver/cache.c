@@ -155,7 +155,7 @@ lru_push(struct shard *s, struct cache_entry *e)
 static size_t
 entry_bytes(const struct cache_entry *e)
 {
-	return sizeof(*e) + e->datalen;
+	return sizeof(*e) + e->datalen + e->siglen;
 }
 
 static void
@@ -250,7 +250,17 @@ cache__put_rrset_synth(struct resolver_cache *c, const uint8_t *name, uint16_t t
                        uint16_t rclass, uint32_t ttl, uint8_t rank, const uint8_t *rdata,
                        size_t rdatalen, uint16_t n, unsigned synth_labels)
 {
-	struct cache_entry *e = calloc(1, sizeof(*e) + rdatalen);
+	return cache__put_rrset_full(c, name, type, rclass, ttl, rank, rdata, rdatalen, n, NULL, 0,
+	                             0, synth_labels);
+}
+
+int
+cache__put_rrset_full(struct resolver_cache *c, const uint8_t *name, uint16_t type,
+                      uint16_t rclass, uint32_t ttl, uint8_t rank, const uint8_t *rdata,
+                      size_t rdatalen, uint16_t n, const uint8_t *sigs, size_t siglen,
+                      uint16_t nsig, unsigned synth_labels)
+{
+	struct cache_entry *e = calloc(1, sizeof(*e) + rdatalen + siglen);
 	if (e == NULL)
 		return -ENOMEM;
 	memcpy(e->name, name, dname_len(name));
@@ -263,6 +273,11 @@ cache__put_rrset_synth(struct resolver_cache *c, const uint8_t *name, uint16_t t
 	e->ttl = clamp(ttl, c->ttl_min, c->ttl_max);
 	e->datalen = rdatalen;
 	memcpy(e->data, rdata, rdatalen);
+	if (sigs != NULL && siglen > 0) {
+		memcpy(e->data + rdatalen, sigs, siglen);
+		e->siglen = siglen;
+		e->nsig = nsig;
+	}
 	return insert(c, e);
 }
 
@@ -386,6 +401,7 @@ struct compose {
 	struct wire_writer w;
 	int64_t now, stale_ms;
 	bool grace;                 /* expired entries get TTL 0 and are not "stale" */
+	bool dnssec_ok;             /* DO: RRSIGs follow their RRsets (RFC 4035 3.2.1) */
 	bool stale, prefetch;
 	uint16_t an, ns;
 };
@@ -407,24 +423,35 @@ ttl_left(struct compose *k, const struct cache_entry *e)
 	return (uint32_t)(left > e->ttl ? e->ttl : left);
 }
 
-/* Writes the RRs of e (lock held) as owner/type/class. */
+static void
+put_rrs(struct compose *k, const uint8_t *owner, uint16_t type, uint16_t rclass, uint32_t ttl,
+        const uint8_t *data, size_t len, uint16_t n)
+{
+	size_t pos = 0;
+
+	for (uint16_t i = 0; i < n && pos + 2 <= len; i++) {
+		uint16_t rdlen = (uint16_t)(data[pos] << 8 | data[pos + 1]);
+		wire_put_name_comp(&k->w, owner);
+		wire_put_u16(&k->w, type);
+		wire_put_u16(&k->w, rclass);
+		wire_put_u32(&k->w, ttl);
+		wire_put_u16(&k->w, rdlen);
+		wire_put_bytes(&k->w, data + pos + 2, rdlen);
+		pos += 2 + (size_t)rdlen;
+		k->an++;
+	}
+}
+
+/* Writes the RRs of e (lock held) as owner/type/class, and their RRSIGs for DO=1. */
 static void
 put_rrset(struct compose *k, const uint8_t *owner, const struct cache_entry *e)
 {
 	uint32_t ttl = ttl_left(k, e);
-	size_t pos = 0;
 
-	for (uint16_t i = 0; i < e->n && pos + 2 <= e->datalen; i++) {
-		uint16_t rdlen = (uint16_t)(e->data[pos] << 8 | e->data[pos + 1]);
-		wire_put_name_comp(&k->w, owner);
-		wire_put_u16(&k->w, e->type);
-		wire_put_u16(&k->w, e->rclass);
-		wire_put_u32(&k->w, ttl);
-		wire_put_u16(&k->w, rdlen);
-		wire_put_bytes(&k->w, e->data + pos + 2, rdlen);
-		pos += 2 + (size_t)rdlen;
-		k->an++;
-	}
+	put_rrs(k, owner, e->type, e->rclass, ttl, e->data, e->datalen, e->n);
+	if (k->dnssec_ok && e->nsig > 0)
+		put_rrs(k, owner, LDNS_RR_TYPE_RRSIG, e->rclass, ttl, e->data + e->datalen, e->siglen,
+		        e->nsig);
 }
 
 static void
@@ -494,6 +521,14 @@ compose_name(struct compose *k, const struct resolver_question *q, uint8_t *name
 	uint8_t target[DNAME_MAXLEN];
 	uint32_t ttl = ttl_left(k, e);
 	unsigned synth = e->synth_labels;
+	uint8_t sigs[1024];
+	size_t siglen = 0;
+	uint16_t nsig = 0;
+	if (k->dnssec_ok && e->nsig > 0 && e->siglen <= sizeof(sigs)) {
+		memcpy(sigs, e->data + e->datalen, e->siglen);
+		siglen = e->siglen;
+		nsig = e->nsig;
+	}
 	wire_reader_init(&r, e->data + 2, e->datalen - 2);
 	int rc = wire_read_name(&r, target, &tlen);
 	pthread_mutex_unlock(&s->lock);
@@ -515,6 +550,7 @@ compose_name(struct compose *k, const struct resolver_question *q, uint8_t *name
 	wire_put_u16(&k->w, (uint16_t)tlen);
 	wire_put_bytes(&k->w, target, tlen);
 	k->an++;
+	put_rrs(k, name, LDNS_RR_TYPE_RRSIG, q->qclass, ttl, sigs, siglen, nsig);
 	memcpy(name, target, tlen);
 	return STEP_NEXT;
 }
@@ -523,7 +559,8 @@ size_t
 cache__compose(struct resolver_cache *c, const struct resolver_question *q, uint8_t *buf,
                size_t cap, int64_t stale_ms, uint8_t *rcode, bool *stale, bool *prefetch)
 {
-	struct compose k = { .c = c, .now = cache__now_ms(c), .stale_ms = stale_ms };
+	struct compose k = { .c = c, .now = cache__now_ms(c), .stale_ms = stale_ms,
+	                     .dnssec_ok = q->dnssec_ok };
 
 	if (stale_ms < 0) {
 		k.stale_ms = -stale_ms;

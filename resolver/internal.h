@@ -45,6 +45,8 @@ struct cache_entry {
 	int64_t expire_ms;              /* cache clock */
 	_Atomic uint32_t hits;          /* since insertion, for prefetch */
 	uint8_t name[DNAME_MAXLEN];     /* lower case */
+	uint16_t nsig;                  /* RRSIGs covering a POS RRset, after data[datalen]: */
+	size_t siglen;                  /* nsig times [u16 rdlen][rdata], as for the RRset */
 	size_t namelen, datalen;
 	uint8_t data[];
 };
@@ -65,6 +67,11 @@ int cache__put_rrset(struct resolver_cache *c, const uint8_t *name, uint16_t typ
 int cache__put_rrset_synth(struct resolver_cache *c, const uint8_t *name, uint16_t type,
                            uint16_t rclass, uint32_t ttl, uint8_t rank, const uint8_t *rdata,
                            size_t rdatalen, uint16_t n, unsigned synth_labels);
+/* The same with the RRSIGs that cover the RRset (returned to DO=1 clients). */
+int cache__put_rrset_full(struct resolver_cache *c, const uint8_t *name, uint16_t type,
+                          uint16_t rclass, uint32_t ttl, uint8_t rank, const uint8_t *rdata,
+                          size_t rdatalen, uint16_t n, const uint8_t *sigs, size_t siglen,
+                          uint16_t nsig, unsigned synth_labels);
 /* Inserts a negative entry (kind NODATA with type, or NXDOMAIN) with the SOA that proves
  * it: TTL min(SOA TTL, SOA MINIMUM) (RFC 2308 5). */
 int cache__put_negative(struct resolver_cache *c, const uint8_t *name, uint16_t type,

@@ -417,7 +417,27 @@ struct rrset {
 	size_t len;
 	uint16_t n;
 	uint32_t ttl;
+	uint8_t sig[65535];         /* the RRSIGs covering it, same layout */
+	size_t siglen;
+	uint16_t nsig;
 };
+
+/* Appends rr's RDATA to buf in the [u16 rdlen][rdata] layout; false if it does not fit. */
+static bool
+append_rdata(ldns_buffer *b, const ldns_rr *rr, uint8_t *buf, size_t cap, size_t *len)
+{
+	ldns_buffer_clear(b);
+	if (ldns_rr_rdata2buffer_wire(b, rr) != LDNS_STATUS_OK)
+		return false;
+	size_t rl = ldns_buffer_position(b);
+	if (*len + 2 + rl > cap)
+		return false;
+	buf[*len] = (uint8_t)(rl >> 8);
+	buf[*len + 1] = (uint8_t)rl;
+	memcpy(buf + *len + 2, ldns_buffer_begin(b), rl);
+	*len += 2 + rl;
+	return true;
+}
 
 /* Collects the RRs of list with owner/type/class into out (POS layout); false if none. */
 static bool
@@ -425,25 +445,26 @@ collect(const ldns_rr_list *list, const uint8_t *owner, uint16_t type, uint16_t 
         struct rrset *out)
 {
 	ldns_buffer *b = ldns_buffer_new(512);
-	out->len = 0;
-	out->n = 0;
+	out->len = out->siglen = 0;
+	out->n = out->nsig = 0;
 	out->ttl = UINT32_MAX;
 	for (size_t i = 0; b != NULL && i < ldns_rr_list_rr_count(list); i++) {
 		ldns_rr *rr = ldns_rr_list_rr(list, i);
 		ldns_rdf *o = ldns_rr_owner(rr);
-		if (ldns_rr_get_type(rr) != type || ldns_rr_get_class(rr) != rclass ||
-		    !dname_equal(ldns_rdf_data(o), owner))
+		if (ldns_rr_get_class(rr) != rclass || !dname_equal(ldns_rdf_data(o), owner))
 			continue;
-		ldns_buffer_clear(b);
-		if (ldns_rr_rdata2buffer_wire(b, rr) != LDNS_STATUS_OK)
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG) {
+			/* Kept for DO=1 clients and the validator: RRSIGs covering this type. */
+			if (ldns_rr_rd_count(rr) > 0 && ldns_rdf_size(ldns_rr_rdf(rr, 0)) == 2 &&
+			    ldns_rdf2rr_type(ldns_rr_rdf(rr, 0)) == type && out->nsig < 16 &&
+			    append_rdata(b, rr, out->sig, sizeof(out->sig), &out->siglen))
+				out->nsig++;
 			continue;
-		size_t rl = ldns_buffer_position(b);
-		if (out->len + 2 + rl > sizeof(out->data))
+		}
+		if (ldns_rr_get_type(rr) != type)
+			continue;
+		if (!append_rdata(b, rr, out->data, sizeof(out->data), &out->len))
 			break;
-		out->data[out->len] = (uint8_t)(rl >> 8);
-		out->data[out->len + 1] = (uint8_t)rl;
-		memcpy(out->data + out->len + 2, ldns_buffer_begin(b), rl);
-		out->len += 2 + rl;
 		out->n++;
 		if (ldns_rr_ttl(rr) < out->ttl)
 			out->ttl = ldns_rr_ttl(rr);
@@ -455,8 +476,8 @@ collect(const ldns_rr_list *list, const uint8_t *owner, uint16_t type, uint16_t 
 static void
 cache_rrset(struct task *t, const uint8_t *owner, uint16_t type, struct rrset *s, uint8_t rank)
 {
-	cache__put_rrset(t->req->r->cache, owner, type, t->qclass, s->ttl, rank, s->data, s->len,
-	                 s->n);
+	cache__put_rrset_full(t->req->r->cache, owner, type, t->qclass, s->ttl, rank, s->data,
+	                      s->len, s->n, s->sig, s->siglen, s->nsig, 0);
 }
 
 /* The SOA in auth that can prove a negative answer for name: owned by the zone asked or a

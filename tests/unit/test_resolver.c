@@ -422,6 +422,38 @@ referral_chain_from_the_root_reaches_the_answer(void **state)
 }
 
 static void
+rrsigs_are_cached_and_returned_only_with_do(void **state)
+{
+	struct fixture *f = *state;
+	example_delegation(&f->s);
+	add(&f->s, (struct entry){ EXAMPLE, "www.example.com.", false, LDNS_RR_TYPE_A, .aa = true,
+	                           .an = "www.example.com. 300 IN A 192.0.2.1\n"
+	                                 "www.example.com. 300 IN RRSIG A 13 3 300 20300101000000 "
+	                                 "20200101000000 4711 example.com. AAAAAAAA\n"
+	                                 "www.example.com. 300 IN RRSIG TXT 13 3 300 20300101000000 "
+	                                 "20200101000000 4711 example.com. BBBBBBBB" });
+	start(f);
+	ldns_pkt *p = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, NULL);
+	assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(p)), 1);
+	ldns_pkt_free(p);
+	struct resolver_question q;
+	uint8_t wire[512], rcode;
+	bool refresh;
+	question(&q, "www.example.com.", LDNS_RR_TYPE_A);
+	q.dnssec_ok = true;
+	size_t n = resolver_cache_answer(f->cache, &q, wire, sizeof(wire), &rcode, &refresh);
+	assert_true(n > 0);
+	assert_int_equal(ldns_wire2pkt(&p, wire, n), LDNS_STATUS_OK);
+	ldns_rr_list *an = ldns_pkt_answer(p);
+	assert_int_equal(ldns_rr_list_rr_count(an), 2);     /* the A and its RRSIG, not TXT's */
+	ldns_rr *sig = ldns_rr_list_rr(an, 1);
+	assert_int_equal(ldns_rr_get_type(sig), LDNS_RR_TYPE_RRSIG);
+	assert_int_equal(ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(sig)), LDNS_RR_TYPE_A);
+	assert_int_equal(ldns_rr_ttl(sig), 300);
+	ldns_pkt_free(p);
+}
+
+static void
 qname_minimisation_asks_one_label_at_a_time(void **state)
 {
 	struct fixture *f = *state;
@@ -1229,6 +1261,7 @@ main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(referral_chain_from_the_root_reaches_the_answer),
+		T(rrsigs_are_cached_and_returned_only_with_do),
 		T(qname_minimisation_asks_one_label_at_a_time),
 		T(out_of_bailiwick_glue_is_ignored),
 		T(glueless_delegation_resolves_the_ns_name),
