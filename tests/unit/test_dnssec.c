@@ -515,12 +515,17 @@ ds_with_only_unsupported_digest_is_insecure(void **state)
 	assert_int_equal(chain(f, ds, &st), DNSSEC_INSECURE);
 	assert_int_equal(st.ede, DNSSEC_EDE_UNSUPPORTED_DIGEST);
 	ldns_rr_list_deep_free(ds);
-	/* An unknown algorithm gives the same answer with EDE 1. */
-	snprintf(text, sizeof(text), "example. 300 IN DS %u 253 2 %064d", ldns_calc_keytag(f->ksk.dnskey), 0);
-	ds = rrs(text);
-	assert_int_equal(chain(f, ds, &st), DNSSEC_INSECURE);
-	assert_int_equal(st.ede, DNSSEC_EDE_UNSUPPORTED_ALG);
-	ldns_rr_list_deep_free(ds);
+	/* RSAMD5, DSA, DSA-NSEC3-SHA1 (RFC 8624 MUST NOT), GOST and an unknown algorithm give
+	 * the same answer with EDE 1. */
+	static const unsigned algs[] = { 1, 3, 6, 12, 253 };
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		snprintf(text, sizeof(text), "example. 300 IN DS %u %u 2 %064d",
+		         ldns_calc_keytag(f->ksk.dnskey), algs[i], 0);
+		ds = rrs(text);
+		assert_int_equal(chain(f, ds, &st), DNSSEC_INSECURE);
+		assert_int_equal(st.ede, DNSSEC_EDE_UNSUPPORTED_ALG);
+		ldns_rr_list_deep_free(ds);
+	}
 }
 
 static void
