@@ -485,6 +485,32 @@ ds_at_a_child_apex_stays_in_the_child_when_the_parent_has_no_cut(void **state)
 	assert_int_equal(r.zone.serial, 3);
 }
 
+static void
+root_zone_serves_referrals_to_tlds(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	static const char root[] =
+		". 86400 SOA a.root-servers.test. nstld.test. 1 1800 900 604800 86400\n"
+		". 518400 NS a.root-servers.test.\n"
+		"a.root-servers.test. 518400 A 127.0.0.1\n"
+		"test. 172800 NS a.root-servers.test.\n"
+		"com. 172800 NS ns.com.\n"
+		"ns.com. 172800 A 127.0.0.2\n";
+	assert_int_equal(compile_text(f, ".", "root.zone", root, NULL), 0);
+	zones_snapshot_begin(f->snap);
+	assert_int_equal(lookup(f, ".", LDNS_RR_TYPE_SOA, &r), ZONES_FOUND);
+	assert_int_equal(r.zone.apex_labels, 0);
+	assert_int_equal(lookup(f, "www.example.com.", LDNS_RR_TYPE_A, &r), ZONES_DELEGATION);
+	assert_int_equal(r.node_labels, 1);
+	assert_int_equal(lookup(f, "nope.", LDNS_RR_TYPE_A, &r), ZONES_NXDOMAIN);
+	assert_int_equal(r.node_labels, 0);
+	/* example. is served too: it is closer than the root for its names. */
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.zone.apex_labels, 1);
+	assert_int_equal(lookup(f, "a.root-servers.test.", LDNS_RR_TYPE_A, &r), ZONES_DELEGATION);
+}
+
 static int
 count_zones(void *ctx, const struct zones_info *info)
 {
@@ -1145,6 +1171,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(nsec_predecessor_is_found, setup_example, teardown),
 		cmocka_unit_test_setup_teardown(nested_zones_answer_from_the_closest_zone, setup_example, teardown),
 		cmocka_unit_test_setup_teardown(ds_at_a_child_apex_stays_in_the_child_when_the_parent_has_no_cut, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(root_zone_serves_referrals_to_tlds, setup_example, teardown),
 		cmocka_unit_test_setup_teardown(zones_are_listed_in_canonical_order_with_info, setup_example, teardown),
 		cmocka_unit_test_setup_teardown(recompiling_replaces_the_zone_under_a_new_id, setup_example, teardown),
 		cmocka_unit_test_setup_teardown(failed_compile_changes_nothing, setup_example, teardown),
