@@ -437,7 +437,9 @@ do_directive(struct pstate *ps, char *entry, unsigned line)
 	} else if (strcasecmp(word, "$TTL") == 0) {
 		const char *end = NULL;
 		uint32_t ttl = ldns_str2period(arg, &end);
-		if (end == NULL || *end != 0) {
+		bool digits = strspn(arg, "0123456789") == strlen(arg);
+		if (end == NULL || *end != 0 ||
+		    (digits && (strlen(arg) > 10 || strtoull(arg, NULL, 10) > UINT32_MAX))) {
 			zones__report(zf->rep, ZONES_ERROR, file_name(ps), line, "bad $TTL '%s'", arg);
 			return;
 		}

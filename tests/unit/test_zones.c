@@ -879,8 +879,9 @@ rdata_that_ldns_would_truncate_is_an_error(void **state)
 	expect_msg(f, ZONES_ERROR, "z.zone", 9, "not hex");
 	expect_msg(f, ZONES_ERROR, "z.zone", 10, "4 hex digits for length 3");
 	assert_int_equal(f->rep.errors, 5);
-	assert_int_equal(check_text(f, HEAD "big 4294967296 TXT x\nbig2 4294967296 A 192.0.2.1\n"),
-	                 SP_EZONE);
+	assert_int_equal(check_text(f, HEAD "big 4294967296 TXT x\nbig2 4294967296 A 192.0.2.1\n"
+	                                    "$TTL 4294967296\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 8, "bad $TTL");
 	expect_msg(f, ZONES_ERROR, "z.zone", 6, "bad TTL 4294967296");
 	expect_msg(f, ZONES_ERROR, "z.zone", 7, "bad TTL 4294967296");
 	/* A DS digest split by blanks is fine (RFC 4034 5.3). */
