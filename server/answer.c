@@ -6,9 +6,12 @@
  * wildcard, CNAME, DNAME, cut), follows CNAME/DNAME chains, and writes the sections with
  * name compression, EDNS and truncation by whole RRsets. DNSSEC records (RRSIG, NSEC
  * denial) come from answer_dnssec.c. Choices where NSD and Knot differ are listed in
- * docs/conformance.md. */
+ * docs/conformance.md. Dynamic (GSLB) names inside our zones are answered from the
+ * batch's GSLB snapshot (answer_dynamic(); docs/gslb.md "Names in zones"), and every
+ * answer to a query with EDNS Client Subnet echoes the option (RFC 7871 7.2.1). */
 #include <string.h>
 
+#include "gslb/gslb.h"
 #include "lib/dname.h"
 #include "lib/wire.h"
 #include "server/internal.h"
@@ -262,6 +265,108 @@ put_node_sets(struct resp *rs, const struct zones_result *res, const uint8_t *na
 		put_negative(rs, res, name, ZONES_NODATA);
 }
 
+/* ---- dynamic names (GSLB) ------------------------------------------------------------- */
+
+/* The negative answer of a dynamic name: it exists (it is configured), so NODATA with the
+ * zone's SOA (RFC 2308 2.2) even where the zone file has no node for it. No NSEC denial:
+ * dynamic data is not signed, and the zone's NSEC chain does not know the name. */
+static void
+put_dynamic_nodata(struct resp *rs, const struct zones_result *res)
+{
+	uint32_t ttl = soa_negative_ttl(&res->soa);
+
+	rs->section = 1;
+	if (!answer__add(rs, res->zone.apex, &res->soa, ttl) || !rs->q->dnssec_ok)
+		return;
+	struct zones_node apex;
+	if (zones_find_node(rs->ctx->zsnap, &res->zone, res->zone.apex, &apex))
+		answer__put_rrsig(rs, &apex, res->zone.apex, TYPE_SOA, ttl, true);
+}
+
+/* Picks the pool's addresses for qtype (A or AAAA) and writes them as one RRset with the
+ * pool's TTL, in the order the policy gave. Returns false when the pick was empty. */
+static bool
+put_dynamic_addresses(struct resp *rs, const struct gslb_name *gn, const uint8_t *name,
+                      uint16_t qtype)
+{
+	const struct query *q = rs->q;
+	struct gslb_client cl = { .addr = rs->client, .has_ecs = q->ecs };
+	struct gslb_answer a;
+	uint8_t rdata[GSLB_MAX_ANSWERS * (2 + 16)];
+
+	if (q->ecs) {
+		cl.ecs_family = q->ecs_family;
+		cl.ecs_source = q->ecs_source;
+		memcpy(cl.ecs_addr, q->ecs_addr, sizeof(cl.ecs_addr));
+	}
+	gslb_pick_name(rs->ctx->gslb, gn, qtype, &cl, &a);
+	/* The scope is what the choice depended on (RFC 7871 7.2.1); over a CNAME chain
+	 * through several dynamic names, the narrowest (longest) one covers them all. */
+	if (a.scope > rs->ecs_scope)
+		rs->ecs_scope = a.scope;
+	if (a.count == 0)
+		return false;
+	struct answer_stats *st = rs->ctx->stats;
+	st->gslb_answers++;
+	if (a.flags & GSLB_ANSWER_FALLBACK)
+		st->gslb_fallback++;
+	if (a.flags & GSLB_ANSWER_SORRY)
+		st->gslb_sorry++;
+	size_t alen = a.qtype == TYPE_A ? 4 : 16, n = 0;
+	unsigned count = a.count <= GSLB_MAX_ANSWERS ? a.count : GSLB_MAX_ANSWERS;
+	for (unsigned i = 0; i < count; i++) {
+		rdata[n++] = 0;
+		rdata[n++] = (uint8_t)alen;
+		memcpy(rdata + n, a.addr[i], alen);
+		n += alen;
+	}
+	struct zones_rrset rr = {
+		.type = a.qtype, .ttl = a.ttl, .count = (uint16_t)count, .len = (uint16_t)n,
+		.rdata = rdata,
+	};
+	rs->section = 0;
+	answer__add(rs, name, &rr, a.ttl);
+	return true;
+}
+
+/* Answers name, a dynamic name inside one of our zones (res: the zone lookup of name).
+ * A and AAAA come from the pool; ANY gets the pool's A (or AAAA) set, one RRset as RFC
+ * 8482 allows, else the node's first RRset; other types get what the zone holds at the
+ * name itself (a TXT, say), never a wildcard's synthesis, since the name exists (RFC
+ * 4592 2.2.1); else NODATA. Returns without following anything: a dynamic name has no
+ * CNAME (the loader refuses one). */
+static void
+answer_dynamic(struct resp *rs, const struct zones_result *res, int kind,
+               const struct gslb_name *gn, const uint8_t *name)
+{
+	uint16_t qtype = rs->q->qtype;
+	bool own_node = (kind == ZONES_FOUND || kind == ZONES_NODATA) && !res->wildcard;
+
+	if (qtype == TYPE_A || qtype == TYPE_AAAA) {
+		if (!put_dynamic_addresses(rs, gn, name, qtype))
+			put_dynamic_nodata(rs, res);
+		return;
+	}
+	if (qtype == TYPE_ANY) {
+		if (put_dynamic_addresses(rs, gn, name, TYPE_A) ||
+		    put_dynamic_addresses(rs, gn, name, TYPE_AAAA))
+			return;
+		if (own_node) {
+			put_node_sets(rs, res, name);
+			return;
+		}
+	} else if (kind == ZONES_FOUND && !res->wildcard) {
+		rs->section = 0;
+		if (!answer__add(rs, name, &res->rrset, res->rrset.ttl))
+			return;
+		want_targets(rs, &res->rrset, &res->zone, NULL);
+		if (rs->q->dnssec_ok)
+			answer__put_rrsig(rs, &res->node, name, qtype, res->rrset.ttl, true);
+		return;
+	}
+	put_dynamic_nodata(rs, res);
+}
+
 /* The target of the single CNAME at p (RDLENGTH + RDATA), or NULL if malformed. */
 static const uint8_t *
 cname_target(const struct zones_rrset *rr)
@@ -334,6 +439,10 @@ answer_zones(struct resp *rs)
 
 	for (unsigned hop = 0;; hop++) {
 		seen[hop] = name;
+		/* A dynamic name answers from GSLB only where a served zone holds it outside
+		 * any cut: the lookup below says so (and gives the SOA for NODATA). */
+		const struct gslb_name *gn = rs->ctx->gslb != NULL
+		                                 ? gslb_name_find(rs->ctx->gslb, name) : NULL;
 		int kind = zones_lookup(rs->ctx->zsnap, name, qtype, &res);
 		if (kind < 0) {
 			if (hop == 0)
@@ -348,6 +457,11 @@ answer_zones(struct resp *rs)
 			rs->aa = kind != ZONES_DELEGATION;
 		}
 		rs->section = 0;
+		if (gn != NULL && kind != ZONES_NOT_OURS && kind != ZONES_DELEGATION &&
+		    kind != ZONES_DNAME) {
+			answer_dynamic(rs, &res, kind, gn, name);
+			return true;
+		}
 		const uint8_t *next = NULL;
 		switch (kind) {
 		case ZONES_NOT_OURS:
@@ -480,16 +594,23 @@ opt_size(const struct resp *rs)
 	size_t n = 11;
 	if (rs->q->nsid && conf->nsid != NULL && conf->nsid_len > 0)
 		n += 4 + conf->nsid_len;
+	if (rs->q->ecs)
+		n += 4 + 4 + rs->q->ecs_addr_len;
 	return n;
 }
 
 /* The OPT RR (RFC 6891 6.1.2): our payload size, the upper bits of the RCODE, version
- * 0, DO echoed (RFC 3225 3), NSID when asked and configured (RFC 5001 2.2). */
+ * 0, DO echoed (RFC 3225 3), NSID when asked and configured (RFC 5001 2.2), and the
+ * client subnet when the query had one: RFC 7871 7.2.1 has FAMILY, SOURCE PREFIX-LENGTH
+ * and ADDRESS echoed and SCOPE PREFIX-LENGTH set to what the answer depended on, 0 for
+ * data that is the same for every client (static zone data, negative answers). */
 static void
 put_opt(struct resp *rs)
 {
 	const struct answer_conf *conf = rs->ctx->conf;
-	bool nsid = rs->q->nsid && conf->nsid != NULL && conf->nsid_len > 0;
+	const struct query *q = rs->q;
+	bool nsid = q->nsid && conf->nsid != NULL && conf->nsid_len > 0;
+	size_t rdlen = (nsid ? 4 + conf->nsid_len : 0) + (q->ecs ? 8u + q->ecs_addr_len : 0);
 
 	wire_put_u8(&rs->w, 0);
 	wire_put_u16(&rs->w, TYPE_OPT);
@@ -497,11 +618,19 @@ put_opt(struct resp *rs)
 	wire_put_u8(&rs->w, (uint8_t)(rs->rcode >> 4));
 	wire_put_u8(&rs->w, 0);
 	wire_put_u16(&rs->w, rs->q->dnssec_ok ? 0x8000 : 0);
-	wire_put_u16(&rs->w, nsid ? (uint16_t)(4 + conf->nsid_len) : 0);
+	wire_put_u16(&rs->w, (uint16_t)rdlen);
 	if (nsid) {
 		wire_put_u16(&rs->w, OPT_NSID);
 		wire_put_u16(&rs->w, (uint16_t)conf->nsid_len);
 		wire_put_bytes(&rs->w, conf->nsid, conf->nsid_len);
+	}
+	if (q->ecs) {
+		wire_put_u16(&rs->w, OPT_ECS);
+		wire_put_u16(&rs->w, (uint16_t)(4 + q->ecs_addr_len));
+		wire_put_u16(&rs->w, q->ecs_family);
+		wire_put_u8(&rs->w, q->ecs_source);
+		wire_put_u8(&rs->w, rs->ecs_scope);
+		wire_put_bytes(&rs->w, q->ecs_addr, q->ecs_addr_len);
 	}
 	if (!rs->w.overflow)
 		rs->count[2]++;
@@ -607,6 +736,8 @@ count_query(struct answer_stats *st, const struct answer_client *cl, const struc
 	}
 	if (q->edns)
 		st->edns++;
+	if (q->ecs)
+		st->ecs++;
 }
 
 size_t
@@ -635,6 +766,8 @@ answer_query(struct answer_ctx *ctx, const struct answer_client *cl, const uint8
 	rs.rrclass = CLASS_IN;
 	rs.tcp = cl->tcp;
 	rs.tc = rs.aa = false;
+	rs.ecs_scope = 0;
+	rs.client = cl->addr;
 	rs.rcode = 0;
 	rs.section = 0;
 	rs.count[0] = rs.count[1] = rs.count[2] = 0;

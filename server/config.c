@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gslb/gslb.h"
 #include "lib/dname.h"
 #include "lib/errors.h"
 #include "lib/log.h"
@@ -28,12 +29,14 @@
 static int parse_server(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
 static int parse_log(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
 static int parse_zones(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
+static int parse_gslb(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
 
 /* The top-level sections. Later modules add a row here. */
 static const struct conf_section sections[] = {
 	{ "server", parse_server },
 	{ "log", parse_log },
 	{ "zones", parse_zones },
+	{ "gslb", parse_gslb },
 };
 
 /* ---- errors and scalars ------------------------------------------------------------- */
@@ -602,6 +605,50 @@ parse_zones(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c)
 	return 0;
 }
 
+/* ---- gslb: ------------------------------------------------------------------------------ */
+
+/* The GSLB module parses its own section and logs its errors as file:line itself. */
+static int
+parse_gslb(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c)
+{
+	struct gslb_conf *g = NULL;
+	int rc = gslb_conf_parse(cx->doc, node, cx->file, &g);
+	if (rc == -ENOMEM)
+		return conf_error(cx, node, "gslb", "out of memory");
+	if (rc != 0)
+		return rc;
+	gslb_conf_free(c->gslb);
+	c->gslb = g;
+	c->gslb_enabled = true;
+	return 0;
+}
+
+struct gslb_zone_check {
+	struct conf_ctx *cx;
+	const struct daemon_conf *c;
+};
+
+/* A dynamic name must lie inside a zone we serve: its SOA, NS and negative answers come
+ * from that zone (docs/gslb.md). Whether it sits below a cut is known only once the
+ * zone is compiled (main.c checks that). */
+static int
+gslb_name_in_zone(void *arg, const uint8_t *wire, const char *text, int line)
+{
+	struct gslb_zone_check *zc = arg;
+	uint8_t apex[DNAME_MAXLEN];
+
+	for (size_t i = 0; i < zc->c->nzones; i++) {
+		if (dname_from_str(zc->c->zones[i].name, apex) != 0 &&
+		    dname_is_subdomain(wire, apex))
+			return 0;
+	}
+	struct conf_ctx *cx = zc->cx;
+	if (cx->err != NULL && cx->errlen > 0 && cx->err[0] == '\0')
+		snprintf(cx->err, cx->errlen, "%s:%d: gslb.names: '%s' is not inside a zone "
+		         "served by this configuration (zones:)", cx->file, line, text);
+	return SP_ECONFIG;
+}
+
 /* ---- the document ------------------------------------------------------------------------ */
 
 static struct daemon_conf *
@@ -630,6 +677,12 @@ conf_finish(struct conf_ctx *cx, struct daemon_conf *c)
 		conf_parse_listen("127.0.0.1", CONF_DEFAULT_PORT, &c->listen[0]);
 		conf_parse_listen("::1", CONF_DEFAULT_PORT, &c->listen[1]);
 		c->nlisten = 2;
+	}
+	if (c->gslb != NULL) {
+		struct gslb_zone_check zc = { .cx = cx, .c = c };
+		int rc = gslb_conf_foreach_name(c->gslb, gslb_name_in_zone, &zc);
+		if (rc != 0)
+			return rc;
 	}
 	if (c->state_dir == NULL && (c->state_dir = strdup(SP_STATEDIR)) == NULL)
 		return conf_error(cx, NULL, NULL, "out of memory");
@@ -778,6 +831,7 @@ daemon_conf_free(struct daemon_conf *c)
 		free(c->zones[i].file);
 	}
 	free(c->zones);
+	gslb_conf_free(c->gslb);
 	free(c->listen);
 	free(c->path);
 	free(c->state_dir);

@@ -58,6 +58,13 @@ struct daemon_conf {
 
 	struct conf_zone *zones;
 	size_t nzones;
+
+	/* gslb: (gslb/gslb.h), parsed by gslb_conf_parse(); every dynamic name lies in
+	 * one of the zones above. main.c hands it to the GSLB runtime (which takes it, so
+	 * the pointer is NULL afterwards); gslb_enabled stays true while a gslb: section
+	 * is in force. */
+	struct gslb_conf *gslb;
+	bool gslb_enabled;
 };
 
 /* ---- loading ------------------------------------------------------------------------ */

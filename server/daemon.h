@@ -109,6 +109,10 @@ struct worker {
 	_Atomic uint64_t active_gen;
 
 	struct zones_snapshot *zsnap;
+	/* This thread's GSLB reader: registered when the thread starts (or at the first
+	 * batch after a reload brought GSLB in), online only inside a batch, so an idle
+	 * worker never holds back the reclamation of old snapshots. */
+	struct gslb_reader *greader;
 	struct answer_ctx actx;
 	struct answer_stats stats;
 	struct worker_latency lat;

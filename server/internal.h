@@ -14,6 +14,8 @@
 
 /* ---- the answer path (server/query.c, server/answer*.c) ---------------------------- */
 
+struct gslb_state;      /* gslb/gslb.h: answer.c alone calls into GSLB */
+
 #define ANSWER_DEFAULT_EDNS_SIZE 1232
 
 /* What the answer path needs from the configuration. Built at start and on reload,
@@ -24,6 +26,7 @@ struct answer_conf {
 	const char *version;        /* version.bind / version.server TXT; NULL: REFUSED */
 	const uint8_t *nsid;        /* NSID option payload (RFC 5001); NULL: not sent */
 	size_t nsid_len;
+	bool gslb;                  /* a gslb: section is in force: dynamic names answer */
 };
 
 /* Per-worker counters: plain integers owned by the worker thread; readers (stats,
@@ -37,6 +40,10 @@ struct answer_stats {
 	uint64_t badvers;           /* extended RCODE 16 (not in rcode[]) */
 	uint64_t qtype[256];        /* by QTYPE for the types below 256; others in qtype_other */
 	uint64_t qtype_other;
+	uint64_t ecs;               /* queries with a well-formed EDNS Client Subnet option */
+	uint64_t gslb_answers;      /* answers for dynamic names (A/AAAA from a pool) */
+	uint64_t gslb_fallback;     /* ... of which nothing was healthy: the fallback answered */
+	uint64_t gslb_sorry;        /* ... of which the sorry pool answered */
 };
 
 /* Per-worker answer state (embedded in struct worker; answer_ctx_init()). */
@@ -44,6 +51,8 @@ struct answer_ctx {
 	struct zones_snapshot *zsnap;       /* begun by the worker for each batch */
 	const struct answer_conf *conf;
 	struct answer_stats *stats;
+	/* The GSLB snapshot of this batch (gslb_state_acquire()), NULL without GSLB. */
+	const struct gslb_state *gslb;
 };
 
 /* A parsed query (server/query.c). Names are uncompressed; qname keeps the case it
@@ -61,6 +70,13 @@ struct query {
 	uint8_t edns_version;
 	bool dnssec_ok;             /* DO (RFC 3225) */
 	bool nsid;                  /* the NSID option was present (RFC 5001) */
+	/* EDNS Client Subnet (RFC 7871 6), well-formed: family 1 or 2, the source prefix
+	 * and the address padded with zeros to 16 octets (ecs_addr_len octets were sent). */
+	bool ecs;
+	uint16_t ecs_family;
+	uint8_t ecs_source;
+	uint8_t ecs_addr_len;
+	uint8_t ecs_addr[16];
 };
 
 /* What query_parse() decided. */
@@ -75,7 +91,8 @@ enum query_verdict {
 /* Parses the header, question and EDNS OPT of pkt (len octets) into q. Accepts what
  * ldns_wire2pkt() accepts, except what RFC 6891 6.1.1 makes FORMERR (two OPT RRs, an
  * OPT outside the additional section or not owned by the root) and a QDCOUNT other than
- * 1; trailing octets after the last record are ignored like NSD and Knot do. */
+ * 1; trailing octets after the last record are ignored like NSD and Knot do. A malformed
+ * EDNS Client Subnet option is FORMERR (RFC 7871 6 and 7.1.2; see parse_ecs()). */
 enum query_verdict query_parse(struct query *q, const uint8_t *pkt, size_t len);
 
 struct answer_client {
@@ -100,6 +117,7 @@ enum {
 	RCODE_BADVERS = 16,
 };
 #define OPT_NSID 3
+#define OPT_ECS 8               /* EDNS Client Subnet, RFC 7871 */
 #define ANSWER_MAX_CHAIN 16     /* CNAME/DNAME links followed in one answer */
 #define ANSWER_MAX_ADDL 32      /* NS/MX/SRV targets looked up for the additional section */
 #define ANSWER_MAX_PROOFS 4     /* deferred wildcard NSEC proofs */
@@ -119,6 +137,8 @@ struct resp {
 	uint16_t count[3];          /* answer, authority, additional */
 	unsigned section;           /* where answer__add() counts: 0, 1 or 2 */
 	bool tc, aa, tcp;
+	uint8_t ecs_scope;          /* SCOPE PREFIX-LENGTH echoed (RFC 7871 7.2.1): 0 for static data */
+	const struct sockaddr *client;  /* the query's source (GSLB policies by client) */
 	uint16_t rcode;             /* 12 bits: the upper 8 go to the OPT */
 	uint16_t rrclass;           /* class of the records written (IN, or CH) */
 	unsigned naddl;

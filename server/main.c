@@ -3,7 +3,9 @@
  * SIGHUP reloads (configuration and zones), SIGTERM/SIGINT stop.
  *
  * The main thread owns the configuration, the database writer (server/reload.c) and the
- * publication of new answer configurations; the workers (server/worker.c) answer. */
+ * publication of new answer configurations; the workers (server/worker.c) answer. The
+ * GSLB runtime (gslb/gslb.h) runs its health checks on its own thread; the main thread
+ * starts it, hands it each reloaded gslb: section and stops it after the workers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -46,6 +48,7 @@ struct daemon {
 	uv_timer_t retire_timer;
 	struct retired retired[RETIRE_MAX];
 	unsigned nretired;
+	bool gslb_on;               /* the published answer conf answers dynamic names */
 	int ready_fd;               /* daemonizing: tells the parent start-up worked */
 };
 
@@ -422,6 +425,123 @@ publish_answer_conf(struct daemon *d)
 	return 0;
 }
 
+/* ---- GSLB --------------------------------------------------------------------------------------- */
+
+struct gslb_zone_check {
+	struct zones_snapshot *snap;
+	const char *file;
+	unsigned errors;
+};
+
+/* A dynamic name must be answerable as the zone stands: not at or below a cut (the
+ * referral would win), not below a DNAME, and not the owner of a CNAME (which can have
+ * no other data, RFC 1034 3.6.2). config.c already checked that a zone holds it. */
+static int
+gslb_check_name(void *arg, const uint8_t *wire, const char *text, int line)
+{
+	struct gslb_zone_check *zc = arg;
+	struct zones_result res;
+	const char *why = NULL;
+
+	switch (zones_lookup(zc->snap, wire, TYPE_A, &res)) {
+	case ZONES_DELEGATION:
+		why = "is at or below a delegation (NS) of its zone";
+		break;
+	case ZONES_DNAME:
+		why = "is below a DNAME of its zone";
+		break;
+	case ZONES_CNAME:
+		why = "owns a CNAME in its zone (a CNAME cannot have other data)";
+		break;
+	case ZONES_NOT_OURS:
+		log_warn("%s:%d: gslb.names: '%s': its zone is not loaded; answered once it is",
+		         zc->file, line, text);
+		break;
+	default:
+		break;
+	}
+	if (why != NULL) {
+		log_err("%s:%d: gslb.names: '%s' %s", zc->file, line, text, why);
+		zc->errors++;
+	}
+	return 0;
+}
+
+static int
+gslb_check_zones(struct daemon *d, const struct gslb_conf *g)
+{
+	struct gslb_zone_check zc = {
+		.snap = zones_snapshot_new(d->db),
+		.file = d->conf->path != NULL ? d->conf->path : "built-in configuration",
+	};
+	if (zc.snap == NULL || zones_snapshot_begin(zc.snap) != 0) {
+		zones_snapshot_free(zc.snap);
+		log_err("gslb: cannot read the zone database to check the dynamic names");
+		return -EIO;
+	}
+	gslb_conf_foreach_name(g, gslb_check_name, &zc);
+	zones_snapshot_end(zc.snap);
+	zones_snapshot_free(zc.snap);
+	return zc.errors > 0 ? SP_ECONFIG : 0;
+}
+
+/* Start-up, or the first reload with a gslb: section: checks the names against the
+ * compiled zones and starts the runtime (which takes the configuration). */
+static int
+gslb_start(struct daemon *d)
+{
+	struct daemon_conf *c = d->conf;
+	struct gslb_runtime_opts opts = { .state_dir = c->state_dir };
+	struct gslb_runtime *rt = NULL;
+
+	int rc = gslb_check_zones(d, c->gslb);
+	if (rc != 0) {
+		gslb_conf_free(c->gslb);
+	} else {
+		rc = gslb_runtime_start(c->gslb, &opts, &rt);
+		if (rc != 0)
+			log_err("gslb: cannot start: %s", sp_strerror(rc));
+	}
+	c->gslb = NULL;
+	c->gslb_enabled = rc == 0;
+	if (rc == 0)
+		atomic_store(&d->sh.gslb, rt);
+	return rc;
+}
+
+/* SIGHUP with a configuration file: the new gslb: section replaces the running one
+ * (members that stay keep their health and drains); one that fails the zone checks
+ * leaves the running one in force. */
+static void
+gslb_reload(struct daemon *d)
+{
+	struct daemon_conf *c = d->conf;
+	struct gslb_runtime *rt = atomic_load(&d->sh.gslb);
+
+	if (c->gslb == NULL) {
+		if (rt != NULL && d->gslb_on)
+			log_notice("gslb: the gslb section is gone: dynamic names now answer from "
+			           "their zones (health checks stop at the next restart)");
+		return;
+	}
+	if (rt == NULL) {
+		if (gslb_start(d) != 0)
+			log_err("gslb: reload failed: no GSLB configuration is in force");
+		return;
+	}
+	if (gslb_check_zones(d, c->gslb) != 0) {
+		log_err("gslb: reload failed: the running GSLB configuration stays in force");
+		gslb_conf_free(c->gslb);
+		c->gslb = NULL;
+		c->gslb_enabled = d->gslb_on;
+		return;
+	}
+	int rc = gslb_runtime_apply(rt, c->gslb);
+	c->gslb = NULL;
+	if (rc != 0)
+		log_err("gslb: reload: %s", sp_strerror(rc));
+}
+
 /* ---- signals ----------------------------------------------------------------------------------- */
 
 static void
@@ -462,10 +582,16 @@ reload(struct daemon *d, const char *path)
 		daemon_conf_free(old);
 		log_init("signpostd", (enum log_level)c->log_level, c->log_syslog);
 		apply_tcp_limits(d);
-		if (publish_answer_conf(d) != 0)
-			log_err("reload: out of memory; the previous answer settings stay");
 	}
 	unsigned failed = reload_zones(d->db, d->conf);
+	if (path != NULL) {
+		/* After the zones: dynamic names are checked against what they now hold. */
+		gslb_reload(d);
+		if (publish_answer_conf(d) != 0)
+			log_err("reload: out of memory; the previous answer settings stay");
+		else
+			d->gslb_on = d->conf->gslb_enabled;
+	}
 	reload_log_zones(d->db, d->conf);
 	if (failed > 0)
 		log_err("reload: %u zone(s) failed to load and keep their previous version", failed);
@@ -575,6 +701,10 @@ setup(struct daemon *d, const struct options *o)
 	reload_zones(d->db, c);
 	if ((rc = drop_privileges(c)) != 0)
 		return rc;
+	/* After the privilege drop: the checker thread needs no privilege. */
+	if (c->gslb != NULL && (rc = gslb_start(d)) != 0)
+		return rc;
+	d->gslb_on = c->gslb_enabled;
 	apply_tcp_limits(d);
 	atomic_store(&d->sh.gen, 1);
 	if ((rc = publish_answer_conf(d)) != 0)
@@ -590,6 +720,8 @@ teardown(struct daemon *d)
 	for (unsigned i = 0; i < d->ninit; i++)
 		worker_deinit(&d->workers[i]);
 	free(d->workers);
+	/* The workers unregistered their readers as their threads ended. */
+	gslb_runtime_stop(atomic_exchange(&d->sh.gslb, NULL));
 	for (unsigned i = 0; i < d->nretired; i++)
 		free(d->retired[i].ac);
 	free(atomic_load(&d->sh.conf));

@@ -16,6 +16,35 @@
 #include "server/internal.h"
 
 
+/* EDNS Client Subnet (RFC 7871 6): FAMILY, SOURCE PREFIX-LENGTH, SCOPE PREFIX-LENGTH and
+ * the address truncated to the source prefix. FORMERR, as 7.1.2 and section 6 ask and as
+ * Knot Resolver and PowerDNS answer, for: a family other than IPv4 (1) or IPv6 (2), a
+ * source prefix longer than the family's address, an address of another length than
+ * the prefix needs ("too few or too many ADDRESS octets"), address bits set beyond the
+ * prefix, a non-zero SCOPE PREFIX-LENGTH (it MUST be 0 in queries), and a second ECS
+ * option (one client subnet per query: two would make the answer's scope ambiguous). */
+static enum query_verdict
+parse_ecs(struct query *q, const uint8_t *p, uint16_t len)
+{
+	if (q->ecs || len < 4)
+		return QUERY_FORMERR;
+	uint16_t family = (uint16_t)(p[0] << 8 | p[1]);
+	uint8_t source = p[2], scope = p[3];
+	unsigned max = family == 1 ? 32 : family == 2 ? 128 : 0;
+	size_t alen = ((size_t)source + 7) / 8;
+	if (max == 0 || source > max || scope != 0 || len - 4u != alen)
+		return QUERY_FORMERR;
+	if (source % 8 != 0 && (p[4 + alen - 1] & (0xff >> (source % 8))) != 0)
+		return QUERY_FORMERR;
+	memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
+	memcpy(q->ecs_addr, p + 4, alen);
+	q->ecs = true;
+	q->ecs_family = family;
+	q->ecs_source = source;
+	q->ecs_addr_len = (uint8_t)alen;
+	return QUERY_OK;
+}
+
 /* Parses the options of an OPT RR's RDATA (RFC 6891 6.1.2); unknown options are
  * skipped (6.1.2: "MUST be ignored"). */
 static enum query_verdict
@@ -33,6 +62,8 @@ parse_options(struct query *q, const uint8_t *p, size_t len)
 		 * ignores any payload it has. */
 		if (code == OPT_NSID)
 			q->nsid = true;
+		else if (code == OPT_ECS && parse_ecs(q, data, olen) != QUERY_OK)
+			return QUERY_FORMERR;
 	}
 	return QUERY_OK;
 }
@@ -98,7 +129,7 @@ query_parse(struct query *q, const uint8_t *pkt, size_t len)
 
 	/* Field by field: zeroing the whole struct (qname included) costs more than
 	 * the parse of a typical query. */
-	q->has_question = q->edns = q->dnssec_ok = q->nsid = false;
+	q->has_question = q->edns = q->dnssec_ok = q->nsid = q->ecs = false;
 	q->qname_len = 0;
 	q->qtype = q->qclass = q->edns_size = 0;
 	q->edns_version = 0;

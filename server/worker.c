@@ -45,6 +45,7 @@ daemon_answer_conf_new(const struct daemon_conf *c)
 		ac->nsid = (const uint8_t *)p;
 		ac->nsid_len = c->nsid_len;
 	}
+	ac->gslb = c->gslb_enabled;
 	return ac;
 }
 
@@ -60,6 +61,17 @@ worker_batch_begin(struct worker *w)
 		atomic_store(&w->active_gen, 0);
 		return false;
 	}
+	w->actx.gslb = NULL;
+	struct gslb_runtime *rt = atomic_load(&w->sh->gslb);
+	if (rt != NULL && w->actx.conf->gslb) {
+		/* Once per thread: GSLB came with a reload after this worker started. */
+		if (w->greader == NULL && (w->greader = gslb_reader_register(rt)) != NULL)
+			gslb_reader_offline(w->greader);
+		if (w->greader != NULL) {
+			gslb_reader_online(w->greader);
+			w->actx.gslb = gslb_state_acquire(rt);
+		}
+	}
 	return true;
 }
 
@@ -67,6 +79,13 @@ void
 worker_batch_end(struct worker *w)
 {
 	zones_snapshot_end(w->zsnap);
+	if (w->actx.gslb != NULL) {
+		/* Quiescent, then offline until the next batch: no snapshot pointer is kept
+		 * past here, and a worker asleep in epoll delays no free. */
+		w->actx.gslb = NULL;
+		gslb_reader_quiesce(w->greader);
+		gslb_reader_offline(w->greader);
+	}
 	atomic_store(&w->active_gen, 0);
 }
 
@@ -167,11 +186,18 @@ static void
 worker_main(void *arg)
 {
 	struct worker *w = arg;
+	struct gslb_runtime *rt = atomic_load(&w->sh->gslb);
+	/* Register here, not on the answer path (it allocates); offline until a batch. */
+	if (rt != NULL && (w->greader = gslb_reader_register(rt)) != NULL)
+		gslb_reader_offline(w->greader);
 	for (size_t i = 0; i < w->nsock; i++) {
 		if (tcp_listener_start(&w->tcpl[i]) != 0)
 			log_err("worker %u: cannot listen on TCP socket %zu", w->id, i);
 	}
 	uv_run(&w->loop, UV_RUN_DEFAULT);
+	/* Before the main thread stops the runtime (after joining us). */
+	gslb_reader_unregister(w->greader);
+	w->greader = NULL;
 }
 
 int
