@@ -907,6 +907,9 @@ daemon_conf_default(const char *state_dir)
 	/* "example.test." -> "<dir>/example.test.zone" */
 	snprintf(c->zones[0].file, n, "%s/%.*szone", state_dir,
 	         (int)strlen(daemon_example_zone_name), daemon_example_zone_name);
+	if (gslb_conf_load("built-in configuration", daemon_example_gslb, &c->gslb) != 0)
+		goto fail;
+	c->gslb_enabled = true;
 	return c;
 fail:
 	daemon_conf_free(c);

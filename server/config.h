@@ -88,6 +88,8 @@ char *daemon_conf_default_state_dir(void);
 /* Text of the embedded example zone (server/default_conf.c). */
 extern const char daemon_example_zone[];
 extern const char daemon_example_zone_name[];
+/* The built-in gslb: section (a YAML document): a pool behind app.example.test. */
+extern const char daemon_example_gslb[];
 /* Writes the dig commands that try the example zone on port to f. */
 void daemon_conf_print_try(FILE *f, const struct daemon_conf *c);
 

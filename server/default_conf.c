@@ -1,6 +1,7 @@
 /* default_conf.c - what signpostd serves when started without -c: the example zone
- * example.test. (RFC 6761 reserves .test) embedded in the binary, and the dig commands
- * printed at start so that the first run shows something working.
+ * example.test. (RFC 6761 reserves .test) embedded in the binary, a GSLB pool behind
+ * app.example.test. whose members are loopback addresses, and the dig commands printed
+ * at start so that the first run shows something working.
  *
  * Main thread only. The zone text is written to <state-dir>/example.test.zone when that
  * file is absent (server/reload.c), so a user can edit it and send SIGHUP. */
@@ -38,9 +39,31 @@ const char daemon_example_zone[] =
 	"*.apps   IN A     192.0.2.80\n"
 	"         IN TXT   \"any name below apps.example.test. matches this wildcard\"\n"
 	"info     IN TXT   \"Signpost example zone\" \"served from LMDB\"\n"
+	"; app is dynamic (GSLB, see the built-in gslb: section): A and AAAA come from a\n"
+	"; pool, other types from here\n"
+	"app      IN TXT   \"dynamic name: A/AAAA answered by the GSLB pool 'app'\"\n"
 	"; a delegation, with glue for the in-bailiwick name server\n"
 	"sub      IN NS    ns.sub\n"
 	"ns.sub   IN A     203.0.113.53\n";
+
+/* The built-in gslb: section. Loopback addresses only: a demo must never steer anyone
+ * to a real host. Two members are always up (no check); the third is checked by TCP
+ * against this daemon's own listener on 127.0.0.1@5300, so it is up while we serve. */
+const char daemon_example_gslb[] =
+	"gslb:\n"
+	"  checks:\n"
+	"    self-tcp: { type: tcp, port: 5300, interval: 2s, timeout: 1s, rise: 1, fall: 2 }\n"
+	"  pools:\n"
+	"    app:\n"
+	"      ttl: 10\n"
+	"      max-answers: 2\n"
+	"      members:\n"
+	"        - { name: one, address: 127.0.0.10, address6: '::1', weight: 2 }\n"
+	"        - { name: two, address: 127.0.0.11, weight: 1 }\n"
+	"        - { name: three, address: 127.0.0.12, weight: 1, check: self-tcp,\n"
+	"            check-address: 127.0.0.1 }\n"
+	"  names:\n"
+	"    - { name: app.example.test., pool: app, policy: weighted }\n";
 
 void
 daemon_conf_print_try(FILE *f, const struct daemon_conf *c)
@@ -68,9 +91,14 @@ daemon_conf_print_try(FILE *f, const struct daemon_conf *c)
 	        "  dig @%s -p %u anything.apps.example.test A   # wildcard\n"
 	        "  dig @%s -p %u info.example.test TXT\n"
 	        "  dig @%s -p %u host.sub.example.test A   # referral to sub.example.test\n"
-	        "  dig @%s -p %u +tcp www.example.test A\n",
+	        "  dig @%s -p %u +tcp www.example.test A\n"
+	        "GSLB (pool 'app': 127.0.0.10 weight 2, .11, and .12 checked by TCP on %s@%u):\n"
+	        "  dig @%s -p %u app.example.test A        # two of three, by weight\n"
+	        "  dig @%s -p %u app.example.test AAAA\n"
+	        "  dig @%s -p %u app.example.test TXT      # static data at a dynamic name\n"
+	        "  dig @%s -p %u app.example.test A +subnet=198.51.100.0/24   # ECS echoed\n",
 	        daemon_example_zone_name, c->nzones > 0 ? c->zones[0].file : "?",
 	        host, port, host, port, host, port, host, port, host, port, host, port, host, port,
-	        host, port, host, port);
+	        host, port, host, port, host, port, host, port, host, port, host, port, host, port);
 	fflush(f);
 }
