@@ -212,6 +212,13 @@ add_record(struct pstate *ps, const struct rrin *in, unsigned line)
 		              in->rrclass);
 		return;
 	}
+	/* ldns 1.8.3 appends the origin to a relative name without checking the result
+	 * against RFC 1035 2.3.4; the lib/dname functions below need names that fit. */
+	if (dname_len(in->owner) > DNAME_MAXLEN) {
+		zones__report(zf->rep, ZONES_ERROR, fn, line,
+		              "owner name longer than 255 octets with the origin appended");
+		return;
+	}
 	if (!dname_is_subdomain(in->owner, zf->apex)) {
 		/* named and Knot skip such records with a warning, NSD refuses the zone. A record
 		 * outside the origin is most often a mistyped $ORIGIN or a missing final dot:
@@ -265,6 +272,14 @@ add_rr(struct pstate *ps, ldns_rr *rr, unsigned line)
 		              "RDATA cannot be encoded");
 		return;
 	}
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+		const ldns_rdf *f = ldns_rr_rdf(rr, i);
+		if (ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME && ldns_rdf_size(f) > DNAME_MAXLEN) {
+			zones__report(ps->zf->rep, ZONES_ERROR, file_name(ps), line,
+			              "name in the RDATA longer than 255 octets with the origin appended");
+			return;
+		}
+	}
 	struct rrin in = {
 		.owner = ldns_rdf_data(ldns_rr_owner(rr)), .type = (uint16_t)ldns_rr_get_type(rr),
 		.rrclass = (uint16_t)ldns_rr_get_class(rr), .ttl = ldns_rr_ttl(rr),
@@ -279,6 +294,8 @@ fast_owner(const struct pstate *ps, const char *tok, uint8_t *out)
 {
 	const uint8_t *origin = ldns_rdf_data(ps->origin);
 	size_t olen = ldns_rdf_size(ps->origin);
+	if (olen > DNAME_MAXLEN)
+		return false;   /* ldns words the error */
 	if (strcmp(tok, "@") == 0) {
 		memcpy(out, origin, olen);
 		return true;
@@ -319,7 +336,7 @@ fast_entry(struct pstate *ps, char *entry, unsigned line)
 		tok[n++] = t;
 	}
 	if (blank) {
-		if (ps->prev == NULL)
+		if (ps->prev == NULL || ldns_rdf_size(ps->prev) > DNAME_MAXLEN)
 			return false;
 		memcpy(owner, ldns_rdf_data(ps->prev), ldns_rdf_size(ps->prev));
 	} else if (n == 0 || !fast_owner(ps, tok[i++], owner)) {

@@ -911,6 +911,36 @@ cert_type_zero_or_out_of_range_is_an_error_without_a_leak(void **state)
 	                                    "e CERT PKIX 1 RSASHA256 AAAA\n"), 0);
 }
 
+/* Found by tests/fuzz/fuzz_zonefile (a stack overflow in the A/AAAA fast path): ldns
+ * appends the origin to a relative name without checking the 255-octet limit, so an
+ * owner, a previous owner or an RDATA name could be longer than any buffer for names. */
+#define L63 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+static void
+names_longer_than_255_octets_after_the_origin_are_errors(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "$ORIGIN " L63 "." L63 "." L63 "\n"
+	                                    L63 " TXT x\n"          /* 265 octets */
+	                                    "  A 192.0.2.1\n"       /* the same owner, fast path */
+	                                    "ok NS " L63 "\n"       /* RDATA name, 265 octets */
+	                                    "$ORIGIN " L63 "\n"     /* the origin itself, 265 */
+	                                    "@ A 192.0.2.2\n"
+	                                    "@ TXT y\n"
+	                                    "  AAAA 2001:db8::1\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 7, "owner name longer than 255 octets");
+	expect_msg(f, ZONES_ERROR, "z.zone", 8, "owner name longer than 255 octets");
+	expect_msg(f, ZONES_ERROR, "z.zone", 9, "name in the RDATA longer than 255 octets");
+	expect_msg(f, ZONES_ERROR, "z.zone", 11, "owner name longer than 255 octets");
+	expect_msg(f, ZONES_ERROR, "z.zone", 12, "owner name longer than 255 octets");
+	expect_msg(f, ZONES_ERROR, "z.zone", 13, "owner name longer than 255 octets");
+	assert_int_equal(f->rep.errors, 6);
+	/* 255 octets exactly is fine: 3 x 64 + "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" (54)
+	 * + "example." (9). */
+	assert_int_equal(check_text(f, HEAD "$ORIGIN " L63 "." L63 "." L63 "\n"
+	                                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa A 192.0.2.1\n"
+	                                    "  TXT z\n"), 0);
+}
+
 static void
 data_below_a_delegation_that_is_not_glue_is_a_warning(void **state)
 {
@@ -1191,6 +1221,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(two_cnames_or_dnames_are_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(out_of_zone_data_is_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(rdata_that_ldns_would_truncate_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(names_longer_than_255_octets_after_the_origin_are_errors, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(cert_type_zero_or_out_of_range_is_an_error_without_a_leak, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(data_below_a_delegation_that_is_not_glue_is_a_warning, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(missing_glue_is_an_error_at_the_ns_line, setup_empty, teardown),
