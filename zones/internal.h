@@ -157,6 +157,8 @@ zrec_rdata(const struct zrec *r)
 /* Checks the RDATA text of a record entry where ldns 1.8.3 is lax (rdatacheck.c):
  * numbers out of range, odd hex, RFC 3597 data. False with a message in why. */
 bool zones__rdata_strict(const char *entry, char *why, size_t wlen);
+/* Rewrites "owner CLASS TTL type ..." as "owner TTL CLASS type ..." in place. */
+void zones__entry_normalize(char *entry);
 
 void zones__report(struct zones_report *rep, enum zones_severity sev, const char *file,
                    unsigned line, const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -186,3 +186,30 @@ zones__rdata_strict(const char *entry, char *why, size_t wlen)
 	}
 	return true;
 }
+
+void
+zones__entry_normalize(char *entry)
+{
+	struct tokens t;
+	tokenize(entry, &t);
+	unsigned i = t.owner ? 1 : 0;
+	if (i + 1 >= t.n || !is_class(t.s[i], t.len[i]) || !isdigit((unsigned char)t.s[i + 1][0]))
+		return;
+	/* RFC 1035 5.1 allows "<class> <TTL>" as well as "<TTL> <class>"; ldns only reads the
+	 * latter, so swap them (the text between them becomes one blank: never longer). */
+	char cls[16], ttl[64];
+	if (t.len[i] >= sizeof(cls) || t.len[i + 1] >= sizeof(ttl))
+		return;
+	memcpy(cls, t.s[i], t.len[i]);
+	cls[t.len[i]] = 0;
+	memcpy(ttl, t.s[i + 1], t.len[i + 1]);
+	ttl[t.len[i + 1]] = 0;
+	char *start = (char *)t.s[i];
+	const char *after = t.s[i + 1] + t.len[i + 1];
+	size_t rest = strlen(after) + 1;
+	size_t lt = strlen(ttl), lc = strlen(cls);
+	memmove(start + lt + 1 + lc, after, rest);       /* moves left or stays */
+	memcpy(start, ttl, lt);
+	start[lt] = ' ';
+	memcpy(start + lt + 1, cls, lc);
+}

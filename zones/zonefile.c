@@ -482,6 +482,7 @@ parse_entry(struct pstate *ps, char *entry, unsigned line)
 		              "record without an owner name and no previous owner");
 		return;
 	}
+	zones__entry_normalize(entry);
 	if (fast_entry(ps, entry, line))
 		return;
 	char why[256];

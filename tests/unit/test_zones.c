@@ -1158,14 +1158,9 @@ plain_address_records_and_ldns_parsed_ones_share_owner_and_ttl_rules(void **stat
 		"Abs.Example. 0 a 192.0.2.12\n"
 		"$TTL 77\n"
 		"b A 192.0.2.13\n"
-		"b IN 5 A 192.0.2.14\n";    /* class before TTL: ldns refuses it */
-	assert_int_equal(compile_text(f, "example.", "z.zone", zone, NULL), SP_EZONE);
-	expect_msg(f, ZONES_ERROR, "z.zone", 13, "");
-	assert_int_equal(f->rep.errors, 1);
-	char ok[sizeof(zone)];
-	snprintf(ok, sizeof(ok), "%s", zone);
-	*strstr(ok, "b IN 5") = 0;
-	assert_int_equal(compile_text(f, "example.", "z.zone", ok, NULL), 0);
+		"c IN 5 A 192.0.2.14\n"       /* class before TTL (RFC 1035 5.1) */
+		"c in 5 TXT \"ldns path\"\n";
+	assert_int_equal(compile_text(f, "example.", "z.zone", zone, NULL), 0);
 	zones_snapshot_begin(f->snap);
 	assert_int_equal(lookup(f, "a.example.", LDNS_RR_TYPE_TXT, &r), ZONES_FOUND);
 	assert_int_equal(r.rrset.ttl, 300);
@@ -1178,6 +1173,10 @@ plain_address_records_and_ldns_parsed_ones_share_owner_and_ttl_rules(void **stat
 	assert_int_equal(lookup(f, "b.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
 	assert_int_equal(r.rrset.ttl, 77);
 	assert_memory_equal(r.rrset.rdata, "\0\4\xc0\0\2\x0d", 6);
+	assert_int_equal(lookup(f, "c.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.ttl, 5);
+	assert_int_equal(lookup(f, "c.example.", LDNS_RR_TYPE_TXT, &r), ZONES_FOUND);
+	assert_int_equal(r.rrset.ttl, 5);
 }
 
 int
