@@ -37,6 +37,8 @@ static const struct conf_section sections[] = {
 	{ "log", parse_log },
 	{ "zones", parse_zones },
 	{ "gslb", parse_gslb },
+	{ "control", ops_conf_parse_control },
+	{ "metrics", ops_conf_parse_metrics },
 };
 
 /* ---- errors and scalars ------------------------------------------------------------- */
@@ -662,6 +664,7 @@ conf_new_defaults(void)
 	c->tcp_max_connections = 1000;
 	c->tcp_max_per_client = 32;
 	c->log_level = LOG_LVL_INFO;
+	ops_conf_defaults(c);
 	return c;
 }
 
@@ -689,7 +692,8 @@ conf_finish(struct conf_ctx *cx, struct daemon_conf *c)
 	/* Paths in the file are relative to the file, like the zone files, so the daemon
 	 * can chdir("/") and a reload finds the same files. */
 	if (!make_relative_to(cx->basedir, &c->state_dir) ||
-	    !make_relative_to(cx->basedir, &c->pid_file))
+	    !make_relative_to(cx->basedir, &c->pid_file) ||
+	    !make_relative_to(cx->basedir, &c->control_socket))
 		return conf_error(cx, NULL, NULL, "out of memory");
 	return 0;
 }
@@ -840,6 +844,8 @@ daemon_conf_free(struct daemon_conf *c)
 	free(c->identity);
 	free(c->version);
 	free(c->nsid);
+	free(c->control_socket);
+	free(c->control_group);
 	free(c);
 }
 
@@ -861,7 +867,11 @@ daemon_conf_needs_restart(const struct daemon_conf *a, const struct daemon_conf 
 			return true;
 	}
 	return str_differ(a->state_dir, b->state_dir) || str_differ(a->user, b->user) ||
-	       str_differ(a->pid_file, b->pid_file);
+	       str_differ(a->pid_file, b->pid_file) ||
+	       str_differ(a->control_socket, b->control_socket) ||
+	       str_differ(a->control_group, b->control_group) ||
+	       a->control_mode != b->control_mode || a->metrics_enabled != b->metrics_enabled ||
+	       strcmp(a->metrics_listen.text, b->metrics_listen.text) != 0;
 }
 
 /* ---- the built-in default ---------------------------------------------------------------- */

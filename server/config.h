@@ -65,7 +65,18 @@ struct daemon_conf {
 	 * is in force. */
 	struct gslb_conf *gslb;
 	bool gslb_enabled;
+
+	/* control: and metrics: (server/ops_conf.c; used by control.c and metrics.c). */
+	char *control_socket;       /* NULL: <state-dir>/control.sock */
+	unsigned control_mode;      /* permission bits of the socket file (default 0660) */
+	char *control_group;        /* NULL: the daemon's own group */
+	bool metrics_enabled;       /* default true */
+	struct conf_listen metrics_listen;  /* default 127.0.0.1@9153 */
 };
+
+#define CONF_DEFAULT_METRICS "127.0.0.1@9153"
+#define CONF_CONTROL_SOCKET_NAME "control.sock"
+
 
 /* ---- loading ------------------------------------------------------------------------ */
 
@@ -136,5 +147,15 @@ int conf_get_listen(struct conf_ctx *cx, yaml_node_t *n, const char *path, uint1
 int conf_parse_listen(const char *text, uint16_t defport, struct conf_listen *out);
 /* Formats addr as "ADDR@PORT" into out. */
 void conf_format_addr(const struct sockaddr *addr, char *out, size_t outlen);
+
+/* ---- control: and metrics: (server/ops_conf.c) ------------------------------------- */
+
+/* Section parsers of control: and metrics:, and their defaults (conf_new_defaults()). */
+int ops_conf_parse_control(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
+int ops_conf_parse_metrics(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
+void ops_conf_defaults(struct daemon_conf *c);
+/* The control socket path c uses (control.socket or <state-dir>/control.sock) into out;
+ * returns false when it does not fit. */
+bool ops_conf_control_path(const struct daemon_conf *c, char *out, size_t outlen);
 
 #endif

@@ -24,6 +24,11 @@
 #include "lib/errors.h"
 #include "lib/log.h"
 #include "server/daemon.h"
+#include "server/ops.h"
+
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #define RETIRE_MAX 64
 #define RETIRE_POLL_MS 20
@@ -50,6 +55,10 @@ struct daemon {
 	unsigned nretired;
 	bool gslb_on;               /* the published answer conf answers dynamic names */
 	int ready_fd;               /* daemonizing: tells the parent start-up worked */
+
+	struct control *control;    /* the control socket (server/control.c) */
+	struct metrics *metrics;    /* HTTP metrics and status (server/metrics.c) */
+	time_t started;
 };
 
 struct options {
@@ -544,6 +553,17 @@ gslb_reload(struct daemon *d)
 
 /* ---- signals ----------------------------------------------------------------------------------- */
 
+/* Tells systemd (Type=notify) where we are; nothing without libsystemd or NOTIFY_SOCKET. */
+static void
+notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
 static void
 reload(struct daemon *d, const char *path)
 {
@@ -558,8 +578,9 @@ reload(struct daemon *d, const char *path)
 			return;
 		}
 		if (daemon_conf_needs_restart(d->conf, c))
-			log_warn("reload: listen, workers, user, state-dir or pid-file changed; "
-			         "restart signpostd to apply those (the rest applies now)");
+			log_warn("reload: listen, workers, user, state-dir, pid-file, control or "
+			         "metrics changed; restart signpostd to apply those (the rest applies "
+			         "now)");
 		/* Keep what only a restart can change. */
 		struct daemon_conf *old = d->conf;
 		struct conf_listen *l = c->listen;
@@ -605,13 +626,54 @@ on_signal(uv_signal_t *s, int signum)
 	struct daemon *d = s->data;
 
 	if (signum == SIGHUP) {
+		notify("RELOADING=1");
 		reload(d, d->conf->path);
+		metrics_set_conf(d->metrics, d->conf);
+		notify("READY=1");
 		return;
 	}
 	log_notice("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	notify("STOPPING=1");
+	metrics_set_serving(d->metrics, false);
+	control_stop(d->control);
+	d->control = NULL;
 	for (unsigned i = 0; i < d->nstarted; i++)
 		worker_stop(&d->workers[i]);
 	uv_stop(d->loop);
+}
+
+/* ---- operations: control socket, metrics ------------------------------------------------------ */
+
+/* `signpostctl reload`: the same reload as SIGHUP. */
+static void
+control_reload(void *arg)
+{
+	struct daemon *d = arg;
+	notify("RELOADING=1");
+	reload(d, d->conf->path);
+	metrics_set_conf(d->metrics, d->conf);
+	notify("READY=1");
+}
+
+/* Neither failing stops the daemon: answering DNS matters more than being watched. */
+static void
+start_ops(struct daemon *d)
+{
+	static struct ops_env env;
+	env = (struct ops_env){
+		.db = d->db,
+		.sh = &d->sh,
+		.workers = d->workers,
+		.nworkers = d->nworkers,
+		.conf = &d->conf,
+		.reload = control_reload,
+		.arg = d,
+		.started = d->started,
+	};
+	if (control_start(d->loop, &env, &d->control) != 0)
+		log_err("control socket unavailable: signpostctl cannot reach this daemon");
+	metrics_start(d->conf, &env, &d->metrics);
+	metrics_set_serving(d->metrics, true);
 }
 
 /* ---- main ---------------------------------------------------------------------------------------- */
@@ -787,6 +849,8 @@ main(int argc, char **argv)
 		uv_signal_start(sigs[i], on_signal, signums[i]);
 	}
 	pthread_sigmask(SIG_SETMASK, &prev, NULL);
+	d.started = time(NULL);
+	start_ops(&d);
 	log_startup(&d);
 	if (d.builtin)
 		daemon_conf_print_try(stdout, d.conf);
@@ -795,9 +859,14 @@ main(int argc, char **argv)
 		(void)n;
 		close(d.ready_fd);
 	}
+	notify("READY=1");
 
 	uv_run(d.loop, UV_RUN_DEFAULT);
 
+	control_stop(d.control);    /* stopped by something other than a signal */
+	d.control = NULL;
+	metrics_stop(d.metrics);    /* before the workers and the database go away */
+	d.metrics = NULL;
 	uv_walk(d.loop, close_walk, NULL);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	uv_loop_close(d.loop);

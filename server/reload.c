@@ -8,6 +8,7 @@
  * signpost-zone into the same database are never deleted by a reload. */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +22,90 @@
 
 #define OWNED_LIST "zones.daemon"
 
+/* ---- the last error of each zone (signpostctl zone status, /status) ------------------- */
+
+/* Written by the main thread at each load; read by the control socket (main thread) and
+ * the metrics thread, hence the mutex (neither is on the answer path). */
+struct zone_error {
+	char name[256];
+	char msg[RELOAD_ERRLEN];
+	time_t when;
+};
+
+static pthread_mutex_t errors_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct zone_error *errors;
+static size_t nerrors, errors_cap;
+
+static struct zone_error *
+zone_error_find(const char *name)
+{
+	for (size_t i = 0; i < nerrors; i++) {
+		if (strcasecmp(errors[i].name, name) == 0)
+			return &errors[i];
+	}
+	return NULL;
+}
+
+/* msg NULL: the zone loaded; forget its error. */
+static void
+zone_error_set(const char *name, const char *msg)
+{
+	pthread_mutex_lock(&errors_lock);
+	struct zone_error *e = zone_error_find(name);
+	if (msg == NULL) {
+		if (e != NULL)
+			*e = errors[--nerrors];
+	} else {
+		if (e == NULL && nerrors == errors_cap) {
+			size_t cap = errors_cap != 0 ? errors_cap * 2 : 16;
+			struct zone_error *n = realloc(errors, cap * sizeof(*n));
+			if (n != NULL) {
+				errors = n;
+				errors_cap = cap;
+			}
+		}
+		if (e == NULL && nerrors < errors_cap)
+			e = &errors[nerrors++];
+		if (e != NULL) {
+			snprintf(e->name, sizeof(e->name), "%s", name);
+			snprintf(e->msg, sizeof(e->msg), "%s", msg);
+			e->when = time(NULL);
+		}
+	}
+	pthread_mutex_unlock(&errors_lock);
+}
+
+bool
+reload_zone_error(const char *name, char *msg, size_t msglen, time_t *when)
+{
+	bool found = false;
+	pthread_mutex_lock(&errors_lock);
+	struct zone_error *e = zone_error_find(name);
+	if (e != NULL) {
+		snprintf(msg, msglen, "%s", e->msg);
+		*when = e->when;
+		found = true;
+	}
+	pthread_mutex_unlock(&errors_lock);
+	return found;
+}
+
+/* The first error of a compile, kept as the zone's last error. */
+struct first_error {
+	char msg[RELOAD_ERRLEN];
+};
+
 static void
 report_to_log(void *ctx, enum zones_severity sev, const char *file, unsigned line,
               const char *msg)
 {
+	struct first_error *fe = ctx;
 	if (sev == ZONES_ERROR)
 		log_err("%s:%u: %s", file, line, msg);
 	else
 		log_warn("%s:%u: %s", file, line, msg);
+	if (sev == ZONES_ERROR && fe != NULL && fe->msg[0] == '\0')
+		snprintf(fe->msg, sizeof(fe->msg), "%s:%u: %s", file, line, msg);
 }
 
 /* True when the database's copy of zone z came from this file as it is now. */
@@ -45,26 +122,36 @@ zone_current(struct zones_db *db, const struct conf_zone *z, const struct stat *
 
 /* Compiles z if its file changed. Returns 0 (current or compiled) or a negative code. */
 static int
-reload_zone(struct zones_db *db, const struct conf_zone *z)
+reload_zone(struct zones_db *db, const struct conf_zone *z, bool force)
 {
 	struct stat st;
+	char msg[RELOAD_ERRLEN];
 	if (stat(z->file, &st) != 0) {
 		int rc = -errno;
 		log_err("%s: zone %s: cannot read the file: %s (the previous version, if any, "
 		        "keeps serving)", z->file, z->name, strerror(errno));
+		snprintf(msg, sizeof(msg), "%s: cannot read the file: %s", z->file, strerror(errno));
+		zone_error_set(z->name, msg);
 		return rc;
 	}
-	if (zone_current(db, z, &st))
+	if (!force && zone_current(db, z, &st)) {
+		zone_error_set(z->name, NULL);  /* e.g. the file was put back as it was */
 		return 0;
+	}
 
-	struct zones_report rep = { .fn = report_to_log };
+	struct first_error fe = { .msg = "" };
+	struct zones_report rep = { .fn = report_to_log, .ctx = &fe };
 	struct zones_compile_opts opts = { 0 };
 	int rc = zones_compile_file(db, z->name, z->file, &opts, &rep);
 	if (rc != 0) {
 		log_err("%s: zone %s not loaded: %s (%u errors); the previous version, if any, "
 		        "keeps serving", z->file, z->name, sp_strerror(rc), rep.errors);
+		snprintf(msg, sizeof(msg), "%s (%u errors)%s%s", sp_strerror(rc), rep.errors,
+		         fe.msg[0] != '\0' ? "; first: " : "", fe.msg);
+		zone_error_set(z->name, msg);
 		return rc;
 	}
+	zone_error_set(z->name, NULL);
 	struct zones_info info;
 	if (zones_info_get(db, z->name, &info) == 0)
 		log_info("zone %s: compiled %s, serial %" PRIu32 ", %" PRIu64 " records", z->name,
@@ -148,13 +235,23 @@ reload_zones(struct zones_db *db, const struct daemon_conf *c)
 	if (owned != NULL)
 		delete_unconfigured(db, c, owned);
 	for (size_t i = 0; i < c->nzones; i++) {
-		if (reload_zone(db, &c->zones[i]) != 0)
+		if (reload_zone(db, &c->zones[i], false) != 0)
 			failed++;
 	}
 	if (owned != NULL)
 		write_owned(c, owned);
 	free(owned);
 	return failed;
+}
+
+int
+reload_one_zone(struct zones_db *db, const struct daemon_conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->nzones; i++) {
+		if (strcasecmp(c->zones[i].name, name) == 0)
+			return reload_zone(db, &c->zones[i], true);
+	}
+	return SP_ENOZONE;
 }
 
 void
