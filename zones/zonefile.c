@@ -265,6 +265,13 @@ add_record(struct pstate *ps, const struct rrin *in, unsigned line)
 static void
 add_rr(struct pstate *ps, ldns_rr *rr, unsigned line)
 {
+	/* ldns 1.8.3 reads an unknown mnemonic without RDATA ("host FOO", "host A:") as a
+	 * record of type 0, which is reserved (RFC 6895 3.1) and which it cannot read back. */
+	if (ldns_rr_get_type(rr) == 0) {
+		zones__report(ps->zf->rep, ZONES_ERROR, file_name(ps), line,
+		              "unknown RR type (type 0 is reserved)");
+		return;
+	}
 	ldns_buffer_clear(ps->buf);
 	if (ldns_rr_rdata2buffer_wire(ps->buf, rr) != LDNS_STATUS_OK ||
 	    ldns_buffer_position(ps->buf) > 65535) {

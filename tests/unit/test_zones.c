@@ -941,6 +941,25 @@ names_longer_than_255_octets_after_the_origin_are_errors(void **state)
 	                                    "  TXT z\n"), 0);
 }
 
+/* Found by tests/fuzz/fuzz_zonefile (the dump of a zone that checked did not check):
+ * ldns reads an unknown type mnemonic without RDATA as type 0 and accepts it. */
+static void
+unknown_type_without_rdata_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, HEAD "x FOO\n"
+	                                    "y A:\n"
+	                                    "z TYPE0\n"
+	                                    "w 300 IN TYPE0 \\# 0\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "unknown RR type");
+	expect_msg(f, ZONES_ERROR, "z.zone", 7, "unknown RR type");
+	expect_msg(f, ZONES_ERROR, "z.zone", 8, "unknown RR type");
+	expect_msg(f, ZONES_ERROR, "z.zone", 9, "unknown RR type");
+	assert_int_equal(f->rep.errors, 4);
+	/* Other unknown types in RFC 3597 form still load. */
+	assert_int_equal(check_text(f, HEAD "x TYPE65280 \\# 2 0102\n"), 0);
+}
+
 static void
 data_below_a_delegation_that_is_not_glue_is_a_warning(void **state)
 {
@@ -1220,6 +1239,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(two_cnames_or_dnames_are_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(out_of_zone_data_is_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(rdata_that_ldns_would_truncate_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(unknown_type_without_rdata_is_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(names_longer_than_255_octets_after_the_origin_are_errors, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(cert_type_zero_or_out_of_range_is_an_error_without_a_leak, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(data_below_a_delegation_that_is_not_glue_is_a_warning, setup_empty, teardown),
