@@ -36,6 +36,7 @@ struct resolver_cache {
 	_Atomic int64_t offset_ms;
 	uint32_t ttl_min, ttl_max, neg_ttl_max, stale_max_age;
 	bool prefetch;
+	bool validating;
 };
 
 static uint32_t
@@ -136,6 +137,12 @@ cache__set_prefetch(struct resolver_cache *c, bool on)
 	c->prefetch = on;
 }
 
+void
+cache__set_validating(struct resolver_cache *c, bool on)
+{
+	c->validating = on;
+}
+
 static void
 lru_unlink(struct cache_entry *e)
 {
@@ -199,6 +206,7 @@ insert(struct resolver_cache *c, struct cache_entry *ne)
 	ne->hash = name_hash(ne->name, ne->namelen, ne->type, ne->rclass);
 	atomic_init(&ne->refs, 1);
 	atomic_init(&ne->hits, 0);
+	atomic_init(&ne->sec, CACHE_SEC_UNCHECKED);
 	struct shard *s = &c->shards[ne->hash % NSHARDS];
 	int64_t now = cache__now_ms(c);
 	ne->expire_ms = now + (int64_t)ne->ttl * 1000;
@@ -300,10 +308,11 @@ rr__soa_minimum(const uint8_t *rdata, size_t rdlen)
 int
 cache__put_negative(struct resolver_cache *c, const uint8_t *name, uint16_t type, uint16_t rclass,
                     uint8_t kind, const uint8_t *soa_owner, uint32_t soa_ttl,
-                    const uint8_t *soa_rdata, size_t soa_rdlen, uint8_t rank)
+                    const uint8_t *soa_rdata, size_t soa_rdlen, uint8_t rank,
+                    const uint8_t *proof, size_t prooflen, uint16_t nproof)
 {
 	size_t olen = soa_owner ? dname_len(soa_owner) : 0;
-	struct cache_entry *e = calloc(1, sizeof(*e) + olen + 2 + soa_rdlen);
+	struct cache_entry *e = calloc(1, sizeof(*e) + olen + 2 + soa_rdlen + prooflen);
 	if (e == NULL)
 		return -ENOMEM;
 	memcpy(e->name, name, dname_len(name));
@@ -322,6 +331,11 @@ cache__put_negative(struct resolver_cache *c, const uint8_t *name, uint16_t type
 		memcpy(e->data + olen + 2, soa_rdata, soa_rdlen);
 		e->n = 1;
 		e->datalen = olen + 2 + soa_rdlen;
+	}
+	if (proof != NULL && prooflen > 0) {
+		memcpy(e->data + e->datalen, proof, prooflen);
+		e->siglen = prooflen;
+		e->nsig = nproof;
 	}
 	e->ttl = clamp(ttl, 0, c->neg_ttl_max);
 	return insert(c, e);
@@ -378,6 +392,20 @@ cache__remove(struct resolver_cache *c, const uint8_t *name, uint16_t type, uint
 }
 
 void
+cache__mark(struct resolver_cache *c, const uint8_t *name, uint16_t type, uint16_t rclass,
+            uint8_t sec)
+{
+	uint32_t h;
+	struct shard *s = shard_of(c, name, type, rclass, &h);
+
+	pthread_mutex_lock(&s->lock);
+	struct cache_entry *e = shard_find(s, h, name, type, rclass);
+	if (e != NULL)
+		atomic_store(&e->sec, sec);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void
 resolver_cache_stats(struct resolver_cache *c, struct resolver_cache_stats *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -402,6 +430,9 @@ struct compose {
 	int64_t now, stale_ms;
 	bool grace;                 /* expired entries get TTL 0 and are not "stale" */
 	bool dnssec_ok;             /* DO: RRSIGs follow their RRsets (RFC 4035 3.2.1) */
+	bool need_checked;          /* only entries validation has seen (secure or insecure) */
+	bool all_secure;
+	bool miss_forced;           /* an unchecked or bogus entry was found */
 	bool stale, prefetch;
 	uint16_t an, ns;
 };
@@ -454,12 +485,41 @@ put_rrset(struct compose *k, const uint8_t *owner, const struct cache_entry *e)
 		        e->nsig);
 }
 
+/* The proof RRs of a negative entry (DO=1): whole RRs, TTL capped by the entry's. */
+static void
+put_proof(struct compose *k, const struct cache_entry *e, uint32_t ttl)
+{
+	struct wire_reader r;
+	uint8_t owner[DNAME_MAXLEN];
+	size_t olen;
+
+	wire_reader_init(&r, e->data + e->datalen, e->siglen);
+	for (uint16_t i = 0; i < e->nsig; i++) {
+		uint16_t type, rclass, rdlen;
+		uint32_t rrttl;
+		const uint8_t *rd;
+		if (wire_read_name(&r, owner, &olen) != 0 || wire_read_u16(&r, &type) != 0 ||
+		    wire_read_u16(&r, &rclass) != 0 || wire_read_u32(&r, &rrttl) != 0 ||
+		    wire_read_u16(&r, &rdlen) != 0 || wire_read_bytes(&r, rdlen, &rd) != 0)
+			return;
+		wire_put_name_comp(&k->w, owner);
+		wire_put_u16(&k->w, type);
+		wire_put_u16(&k->w, rclass);
+		wire_put_u32(&k->w, rrttl < ttl ? rrttl : ttl);
+		wire_put_u16(&k->w, rdlen);
+		wire_put_bytes(&k->w, rd, rdlen);
+		k->ns++;
+	}
+}
+
 static void
 put_soa(struct compose *k, const struct cache_entry *e)
 {
+	uint32_t ttl = ttl_left(k, e);
+	if (k->dnssec_ok && e->nsig > 0)
+		put_proof(k, e, ttl);
 	if (e->n == 0)
 		return;
-	uint32_t ttl = ttl_left(k, e);
 	size_t olen = dname_len(e->data);
 	uint16_t rdlen = (uint16_t)(e->data[olen] << 8 | e->data[olen + 1]);
 	wire_put_name_comp(&k->w, e->data);
@@ -468,7 +528,7 @@ put_soa(struct compose *k, const struct cache_entry *e)
 	wire_put_u32(&k->w, ttl);
 	wire_put_u16(&k->w, rdlen);
 	wire_put_bytes(&k->w, e->data + olen + 2, rdlen);
-	k->ns = 1;
+	k->ns++;
 }
 
 /* Finds a usable entry with the shard locked; on success the caller unlocks *s. */
@@ -482,6 +542,14 @@ find_locked(struct compose *k, const uint8_t *name, uint16_t type, uint16_t rcla
 	pthread_mutex_lock(&s->lock);
 	struct cache_entry *e = shard_find(s, h, name, type, rclass);
 	if (e != NULL && e->rank >= RANK_ANSWER_NONAA && e->expire_ms + k->stale_ms > k->now) {
+		uint8_t sec = atomic_load(&e->sec);
+		if (k->need_checked && sec != CACHE_SEC_SECURE && sec != CACHE_SEC_INSECURE) {
+			pthread_mutex_unlock(&s->lock);
+			k->miss_forced = true;
+			return NULL;
+		}
+		if (sec != CACHE_SEC_SECURE)
+			k->all_secure = false;
 		atomic_fetch_add(&e->hits, 1);
 		*sp = s;
 		return e;
@@ -507,13 +575,15 @@ compose_name(struct compose *k, const struct resolver_question *q, uint8_t *name
 		pthread_mutex_unlock(&s->lock);
 		return STEP_DONE;
 	}
+	if (k->miss_forced)
+		return STEP_MISS;
 	if ((e = find_locked(k, name, 0, q->qclass, &s)) != NULL) {
 		put_soa(k, e);
 		*rcode = LDNS_RCODE_NXDOMAIN;
 		pthread_mutex_unlock(&s->lock);
 		return STEP_DONE;
 	}
-	if (q->qtype == LDNS_RR_TYPE_CNAME ||
+	if (k->miss_forced || q->qtype == LDNS_RR_TYPE_CNAME ||
 	    (e = find_locked(k, name, LDNS_RR_TYPE_CNAME, q->qclass, &s)) == NULL)
 		return STEP_MISS;
 	struct wire_reader r;
@@ -555,12 +625,13 @@ compose_name(struct compose *k, const struct resolver_question *q, uint8_t *name
 	return STEP_NEXT;
 }
 
-size_t
-cache__compose(struct resolver_cache *c, const struct resolver_question *q, uint8_t *buf,
-               size_t cap, int64_t stale_ms, uint8_t *rcode, bool *stale, bool *prefetch)
+static size_t
+compose_ex(struct resolver_cache *c, const struct resolver_question *q, uint8_t *buf, size_t cap,
+           int64_t stale_ms, bool need_checked, uint8_t *rcode, bool *stale, bool *prefetch)
 {
 	struct compose k = { .c = c, .now = cache__now_ms(c), .stale_ms = stale_ms,
-	                     .dnssec_ok = q->dnssec_ok };
+	                     .dnssec_ok = q->dnssec_ok, .need_checked = need_checked,
+	                     .all_secure = true };
 
 	if (stale_ms < 0) {
 		k.stale_ms = -stale_ms;
@@ -594,7 +665,9 @@ cache__compose(struct resolver_cache *c, const struct resolver_question *q, uint
 		return 0;
 	}
 	__atomic_fetch_add(&s0->hits, 1, __ATOMIC_RELAXED);
-	wire_patch_u16(&k.w, 2, (uint16_t)(0x8180 | *rcode));
+	/* AD (RFC 4035 3.2.3) only where the answer path serves validated data. */
+	bool ad = need_checked && k.all_secure;
+	wire_patch_u16(&k.w, 2, (uint16_t)(0x8180 | (ad ? 0x20 : 0) | *rcode));
 	wire_patch_u16(&k.w, 6, k.an);
 	wire_patch_u16(&k.w, 8, k.ns);
 	if (stale)
@@ -605,9 +678,18 @@ cache__compose(struct resolver_cache *c, const struct resolver_question *q, uint
 }
 
 size_t
+cache__compose(struct resolver_cache *c, const struct resolver_question *q, uint8_t *buf,
+               size_t cap, int64_t stale_ms, uint8_t *rcode, bool *stale, bool *prefetch)
+{
+	return compose_ex(c, q, buf, cap, stale_ms, false, rcode, stale, prefetch);
+}
+
+size_t
 resolver_cache_answer(struct resolver_cache *c, const struct resolver_question *q, uint8_t *buf,
                       size_t cap, uint8_t *rcode, bool *refresh)
 {
 	bool stale;
-	return cache__compose(c, q, buf, cap, 0, rcode, &stale, refresh);
+	/* CD=1 gets what is cached, checked or not (RFC 4035 3.2.2). */
+	return compose_ex(c, q, buf, cap, 0, c->validating && !q->checking_disabled, rcode, &stale,
+	                  refresh);
 }

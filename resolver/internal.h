@@ -21,6 +21,15 @@ enum cache_rank {
 	RANK_ANSWER_AA,             /* answer section of an authoritative answer */
 };
 
+/* What validation said of an entry; the answer path serves only checked entries when
+ * validation is on (and sets AD when all are secure). */
+enum cache_sec {
+	CACHE_SEC_UNCHECKED = 0,
+	CACHE_SEC_SECURE,
+	CACHE_SEC_INSECURE,
+	CACHE_SEC_BOGUS,
+};
+
 enum cache_kind {
 	CACHE_POS = 0,              /* an RRset */
 	CACHE_NODATA,               /* name exists, type does not (RFC 2308 2.2) */
@@ -44,9 +53,11 @@ struct cache_entry {
 	uint32_t ttl;                   /* clamped TTL at insertion */
 	int64_t expire_ms;              /* cache clock */
 	_Atomic uint32_t hits;          /* since insertion, for prefetch */
+	_Atomic uint8_t sec;            /* enum cache_sec */
 	uint8_t name[DNAME_MAXLEN];     /* lower case */
 	uint16_t nsig;                  /* RRSIGs covering a POS RRset, after data[datalen]: */
-	size_t siglen;                  /* nsig times [u16 rdlen][rdata], as for the RRset */
+	size_t siglen;                  /* nsig times [u16 rdlen][rdata], as for the RRset;
+	                                   negative entries: nsig whole proof RRs */
 	size_t namelen, datalen;
 	uint8_t data[];
 };
@@ -57,6 +68,11 @@ void cache__advance(struct resolver_cache *c, int64_t ms);
 void cache__set_clamps(struct resolver_cache *c, uint32_t ttl_min, uint32_t ttl_max,
                        uint32_t neg_ttl_max, uint32_t stale_max_age);
 void cache__set_prefetch(struct resolver_cache *c, bool on);
+/* With validation on, resolver_cache_answer() serves only validated entries. */
+void cache__set_validating(struct resolver_cache *c, bool on);
+/* Records validation's verdict on name/type (type 0: the NXDOMAIN entry). */
+void cache__mark(struct resolver_cache *c, const uint8_t *name, uint16_t type, uint16_t rclass,
+                 uint8_t sec);
 
 /* Inserts an RRset (rdata: n blobs in the POS layout) owned by name, unless an entry of
  * higher rank is still fresh. Returns 0, 1 (kept the better one) or -ENOMEM. */
@@ -73,11 +89,13 @@ int cache__put_rrset_full(struct resolver_cache *c, const uint8_t *name, uint16_
                           size_t rdatalen, uint16_t n, const uint8_t *sigs, size_t siglen,
                           uint16_t nsig, unsigned synth_labels);
 /* Inserts a negative entry (kind NODATA with type, or NXDOMAIN) with the SOA that proves
- * it: TTL min(SOA TTL, SOA MINIMUM) (RFC 2308 5). */
+ * it: TTL min(SOA TTL, SOA MINIMUM) (RFC 2308 5). proof: nproof whole RRs ([owner][type]
+ * [class][ttl][rdlen][rdata], names uncompressed) - the NSEC/NSEC3/RRSIG records of the
+ * authority section, returned to DO=1 clients and used by validation. */
 int cache__put_negative(struct resolver_cache *c, const uint8_t *name, uint16_t type,
                         uint16_t rclass, uint8_t kind, const uint8_t *soa_owner,
                         uint32_t soa_ttl, const uint8_t *soa_rdata, size_t soa_rdlen,
-                        uint8_t rank);
+                        uint8_t rank, const uint8_t *proof, size_t prooflen, uint16_t nproof);
 
 /* Looks name/type up; returns a referenced entry fresh (or stale up to stale_ms past
  * expiry when stale_ms > 0) of at least min_rank, or NULL. Release with cache__put(). */

@@ -482,11 +482,57 @@ cache_rrset(struct task *t, const uint8_t *owner, uint16_t type, struct rrset *s
 
 /* The SOA in auth that can prove a negative answer for name: owned by the zone asked or a
  * zone below it that is an ancestor of name (RFC 2308 3). */
+/* The NSEC, NSEC3 and RRSIG records of the authority section inside the zone asked:
+ * what a validator needs to check the denial (RFC 4035 3.1.3, RFC 5155 7.2). */
+static uint8_t *
+denial_proof(struct task *t, const ldns_pkt *p, size_t *len, uint16_t *n)
+{
+	ldns_rr_list *auth = ldns_pkt_authority(p);
+	ldns_buffer *b = ldns_buffer_new(512);
+	uint8_t *out = malloc(16384);
+
+	*len = 0;
+	*n = 0;
+	for (size_t i = 0; b != NULL && out != NULL && i < ldns_rr_list_rr_count(auth); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(auth, i);
+		ldns_rr_type ty = ldns_rr_get_type(rr);
+		const uint8_t *o = ldns_rdf_data(ldns_rr_owner(rr));
+		if ((ty != LDNS_RR_TYPE_NSEC && ty != LDNS_RR_TYPE_NSEC3 && ty != LDNS_RR_TYPE_RRSIG) ||
+		    !dname_is_subdomain(o, t->zone) || *n >= 32)
+			continue;
+		size_t ol = dname_len(o), rdl;
+		uint8_t rd[4096];
+		size_t rdlen = 0;
+		if (!append_rdata(b, rr, rd, sizeof(rd), &rdlen) || *len + ol + 10 + rdlen > 16384)
+			continue;
+		rdl = rdlen - 2;
+		memcpy(out + *len, o, ol);
+		uint8_t *h = out + *len + ol;
+		h[0] = (uint8_t)(ty >> 8);
+		h[1] = (uint8_t)ty;
+		h[2] = (uint8_t)(ldns_rr_get_class(rr) >> 8);
+		h[3] = (uint8_t)ldns_rr_get_class(rr);
+		uint32_t ttl = ldns_rr_ttl(rr);
+		h[4] = (uint8_t)(ttl >> 24);
+		h[5] = (uint8_t)(ttl >> 16);
+		h[6] = (uint8_t)(ttl >> 8);
+		h[7] = (uint8_t)ttl;
+		memcpy(h + 8, rd, rdlen);      /* [u16 rdlen][rdata] */
+		*len += ol + 8 + 2 + rdl;
+		(*n)++;
+	}
+	ldns_buffer_free(b);
+	return out;
+}
+
 static void
 cache_negative(struct task *t, const ldns_pkt *p, const uint8_t *name, uint8_t kind, uint8_t rank)
 {
 	ldns_rr_list *auth = ldns_pkt_authority(p);
 	ldns_buffer *b = ldns_buffer_new(256);
+	size_t prooflen;
+	uint16_t nproof;
+	uint8_t *proof = denial_proof(t, p, &prooflen, &nproof);
 
 	for (size_t i = 0; b != NULL && i < ldns_rr_list_rr_count(auth); i++) {
 		ldns_rr *rr = ldns_rr_list_rr(auth, i);
@@ -499,13 +545,17 @@ cache_negative(struct task *t, const ldns_pkt *p, const uint8_t *name, uint8_t k
 		uint8_t lo[DNAME_MAXLEN];
 		dname_copy_lower(lo, o);
 		cache__put_negative(t->req->r->cache, name, t->qtype, t->qclass, kind, lo,
-		                    ldns_rr_ttl(rr), ldns_buffer_begin(b), ldns_buffer_position(b), rank);
+		                    ldns_rr_ttl(rr), ldns_buffer_begin(b), ldns_buffer_position(b), rank,
+		                    proof, prooflen, nproof);
 		ldns_buffer_free(b);
+		free(proof);
 		return;
 	}
 	ldns_buffer_free(b);
 	/* No usable SOA: remember nothing for longer than this resolution (RFC 2308 5). */
-	cache__put_negative(t->req->r->cache, name, t->qtype, t->qclass, kind, NULL, 0, NULL, 0, rank);
+	cache__put_negative(t->req->r->cache, name, t->qtype, t->qclass, kind, NULL, 0, NULL, 0, rank,
+	                    proof, prooflen, nproof);
+	free(proof);
 }
 
 static bool

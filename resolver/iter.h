@@ -10,6 +10,7 @@
 
 #include <ldns/ldns.h>
 
+#include "resolver/dnssec.h"
 #include "resolver/internal.h"
 
 #define ITER_MAX_SERVERS 16     /* NS names (and addresses) used per delegation */
@@ -97,6 +98,9 @@ struct request {
 	uv_timer_t stale_timer, timeout_timer, start_timer;
 	unsigned timers_open;
 	int64_t started_ms;
+	int sec;                        /* enum dnssec_result once validated, -1 before */
+	int sec_ede;
+	void *vjob;                     /* validation in progress (secure.c) */
 };
 
 struct client_count {
@@ -126,6 +130,8 @@ struct resolver {
 	unsigned nrequests;
 	struct client_count *clients[256];
 	bool primed, priming;
+	struct keyzone *keyzones;       /* validated zone keys (secure.c) */
+	struct dnssec_config dcfg;
 	/* resolver_submit() */
 	uv_async_t async;
 	pthread_mutex_t qlock;
@@ -149,7 +155,15 @@ struct task *iter__task_new(struct request *req, struct task *parent, const uint
                             uint16_t qtype, uint16_t qclass);
 void iter__task_cancel(struct task *t);
 
-/* resolver.c: the root task of req ended (ok or not). */
+/* resolver.c: the root task of req ended (ok or not); then validation, if wanted. */
 void resolver__request_done(struct request *req, bool ok);
+/* resolver.c: answers every waiter (from the cache when ok) and ends req. */
+void resolver__request_finish(struct request *req, bool ok);
+
+/* secure.c */
+bool secure__wanted(const struct request *req);
+void secure__start(struct request *req);
+void secure__detach(void *job);
+void secure__fini(struct resolver *r);
 
 #endif

@@ -31,6 +31,8 @@ resolver_new(uv_loop_t *loop, const struct resolver_conf *conf, struct resolver_
 	cache__set_clamps(cache, conf->ttl_min, conf->ttl_max, conf->neg_ttl_max,
 	                  conf->stale_max_age);
 	cache__set_prefetch(cache, conf->prefetch);
+	cache__set_validating(cache, conf->validation && conf->anchors != NULL);
+	dnssec_config_default(&r->dcfg);
 	pthread_mutex_init(&r->qlock, NULL);
 	int rc = uv_async_init(loop, &r->async, on_async);
 	if (rc != 0) {
@@ -48,6 +50,7 @@ on_async_closed(uv_handle_t *h)
 {
 	struct resolver *r = h->data;
 	pthread_mutex_destroy(&r->qlock);
+	secure__fini(r);
 	free(r->infra);
 	free(r->lames);
 	free(r);
@@ -165,10 +168,12 @@ servfail(const struct resolver_question *q, uint8_t *buf, size_t cap)
 	return w.overflow ? 0 : w.len;
 }
 
-/* Answers one waiter from the cache (fresh, or stale when allow_stale), else SERVFAIL. */
+/* Answers one waiter from the cache (fresh, or stale when allow_stale), else SERVFAIL;
+ * validation's verdict decides AD or SERVFAIL (RFC 4035 5.5). */
 static void
-answer_waiter(struct resolver *r, struct waiter *w, bool resolved, bool allow_stale)
+answer_waiter(struct request *req, struct waiter *w, bool resolved, bool allow_stale)
 {
+	struct resolver *r = req->r;
 	static uint8_t buf[RESPONSE_MAX];   /* loop thread only; borrowed by done() */
 	struct resolver_result res = { .wire = buf, .ede = RESOLVER_EDE_NONE };
 	bool stale = false, prefetch = false;
@@ -186,15 +191,21 @@ answer_waiter(struct resolver *r, struct waiter *w, bool resolved, bool allow_st
 			r->stats.stale_answers++;
 		}
 	}
-	if (res.len == 0) {
+	if (res.len != 0 && req->sec == DNSSEC_BOGUS) {
+		res.len = servfail(&w->q, buf, sizeof(buf));
+		res.rcode = LDNS_RCODE_SERVFAIL;
+		res.ede = req->sec_ede >= 0 ? req->sec_ede : RESOLVER_EDE_DNSSEC_BOGUS;
+		res.stale = false;
+		r->stats.bogus++;
+	} else if (res.len == 0) {
 		res.len = servfail(&w->q, buf, sizeof(buf));
 		res.rcode = LDNS_RCODE_SERVFAIL;
 		res.ede = RESOLVER_EDE_NO_REACHABLE_AUTHORITY;
 		r->stats.servfail++;
 	}
-	/* DNSSEC hook: when validation is on and CD=0, the validator (resolver/dnssec.h)
-	 * decides AD here; until it is wired in, nothing is claimed secure. */
-	res.ad = false;
+	res.ad = req->sec == DNSSEC_SECURE && res.rcode != LDNS_RCODE_SERVFAIL && !res.stale;
+	if (res.ad)
+		buf[3] |= 0x20;
 	w->answered = true;
 	w->done(w->arg, &res);
 	if (prefetch && !r->closing)
@@ -236,6 +247,10 @@ request_finish(struct request *req, bool ok)
 	if (req->finished)
 		return;
 	req->finished = true;
+	if (req->vjob != NULL) {
+		secure__detach(req->vjob);
+		req->vjob = NULL;
+	}
 	for (unsigned i = 0; i < req->ntasks; i++)
 		iter__task_cancel(req->tasks[i]);
 	request_unlink(req);
@@ -247,9 +262,9 @@ request_finish(struct request *req, bool ok)
 	while (w != NULL) {
 		struct waiter *nx = w->next;
 		if (!w->answered && !r->closing)
-			answer_waiter(r, w, ok, !ok);
+			answer_waiter(req, w, ok, !ok);
 		else if (!w->answered)
-			answer_waiter(r, w, false, false);
+			answer_waiter(req, w, false, false);
 		client_add(r, &w->q.client, -1);
 		free(w);
 		w = nx;
@@ -262,8 +277,15 @@ request_finish(struct request *req, bool ok)
 void
 resolver__request_done(struct request *req, bool ok)
 {
-	if (!ok)
-		req->r->stats.servfail += 0;    /* counted per waiter in answer_waiter() */
+	if (ok && !req->finished && req->vjob == NULL && secure__wanted(req))
+		secure__start(req);     /* it calls resolver__request_finish() */
+	else
+		request_finish(req, ok);
+}
+
+void
+resolver__request_finish(struct request *req, bool ok)
+{
 	request_finish(req, ok);
 }
 
@@ -334,6 +356,8 @@ request_new(struct resolver *r, const struct resolver_question *key)
 		return NULL;
 	req->r = r;
 	req->key = *key;
+	req->sec = -1;
+	req->sec_ede = -1;
 	req->started_ms = cache__now_ms(r->cache);
 	uv_timer_init(r->loop, &req->stale_timer);
 	uv_timer_init(r->loop, &req->timeout_timer);
@@ -371,8 +395,9 @@ request_start(struct resolver *r, const struct resolver_question *key)
 static void
 prime(struct resolver *r)
 {
+	/* CD=1: priming data serve iteration only, so they are not validated. */
 	struct resolver_question pq = { .qname = { 0 }, .qtype = LDNS_RR_TYPE_NS,
-	                                 .qclass = LDNS_RR_CLASS_IN };
+	                                 .qclass = LDNS_RR_CLASS_IN, .checking_disabled = true };
 	r->primed = true;
 	struct request *req = request_start(r, &pq);
 	if (req != NULL) {

@@ -238,7 +238,7 @@ int resolver_prefetch(struct resolver *r, const struct resolver_question *q);
 /* Counters of one resolver (loop thread writes, readers take a relaxed view). */
 struct resolver_stats {
 	uint64_t requests, joined, upstream_queries, upstream_timeouts, tcp_retries, edns_fallbacks;
-	uint64_t servfail, stale_answers, limit_hits, prefetches, rejected_replies;
+	uint64_t servfail, stale_answers, limit_hits, prefetches, rejected_replies, bogus;
 };
 void resolver_get_stats(const struct resolver *r, struct resolver_stats *out);
 

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <unistd.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include <ldns/ldns.h>
@@ -217,6 +218,15 @@ dump_asked(struct script *s)
 		        s->asked[i].qtype, s->asked[i].tcp ? " tcp" : "", s->asked[i].edns ? " edns" : "");
 }
 
+static void
+add_front(struct script *s, struct entry e)
+{
+	assert_true(s->ne < MAX_ENTRIES);
+	memmove(&s->e[1], &s->e[0], s->ne * sizeof(s->e[0]));
+	s->e[0] = e;
+	s->ne++;
+}
+
 static unsigned
 count_asked(struct script *s, const char *server, const char *qname)
 {
@@ -313,7 +323,7 @@ teardown(void **state)
 struct outcome {
 	bool called;
 	int ede;
-	bool stale;
+	bool stale, ad;
 	ldns_pkt *p;
 };
 
@@ -325,7 +335,9 @@ on_done(void *arg, const struct resolver_result *res)
 	o->called = true;
 	o->ede = res->ede;
 	o->stale = res->stale;
+	o->ad = res->ad;
 	assert_int_equal(ldns_wire2pkt(&o->p, res->wire, res->len), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_ad(o->p), res->ad);
 	assert_int_equal(ldns_pkt_get_rcode(o->p), res->rcode);
 }
 
@@ -1090,6 +1102,296 @@ better_ranked_data_is_not_replaced_by_glue(void **state)
 
 /* ---- configuration and ACL ------------------------------------------------------------ */
 
+/* ---- DNSSEC: a signed hierarchy built in the test ----------------------------------- */
+
+struct zkey {
+	ldns_key_list *kl;
+	ldns_rr *dnskey, *ds;
+};
+
+#define MAX_TEXTS 32
+static char *texts[MAX_TEXTS];
+static unsigned ntexts;
+
+static const char *
+keep(char *t)
+{
+	assert_true(ntexts < MAX_TEXTS);
+	texts[ntexts++] = t;
+	return t;
+}
+
+static void
+zkey_new(struct zkey *z, const char *zone)
+{
+	ldns_key *k = ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256);
+	assert_non_null(k);
+	ldns_key_set_pubkey_owner(k, ldns_dname_new_frm_str(zone));
+	ldns_key_set_flags(k, 257);
+	ldns_key_set_inception(k, (uint32_t)time(NULL) - 3600);
+	ldns_key_set_expiration(k, (uint32_t)time(NULL) + 30 * 86400);
+	z->dnskey = ldns_key2rr(k);
+	ldns_rr_set_ttl(z->dnskey, 3600);
+	ldns_key_set_keytag(k, ldns_calc_keytag(z->dnskey));
+	z->kl = ldns_key_list_new();
+	ldns_key_list_push_key(z->kl, k);
+	z->ds = ldns_key_rr2ds(z->dnskey, LDNS_SHA256);
+	ldns_rr_set_ttl(z->ds, 3600);
+}
+
+static void
+zkey_free(struct zkey *z)
+{
+	ldns_key_list_free(z->kl);
+	ldns_rr_free(z->dnskey);
+	ldns_rr_free(z->ds);
+}
+
+static char *
+rr_text(const ldns_rr *rr)
+{
+	char *t = ldns_rr2str(rr);
+	size_t n = strlen(t);
+	if (n > 0 && t[n - 1] == '\n')
+		t[n - 1] = 0;
+	return t;
+}
+
+/* The records of text (one RRset) and their RRSIG by z, one per line; sigs_only leaves
+ * the records out (to pair a signature with other data). */
+static const char *
+signed_text(struct zkey *z, const char *text, bool sigs_only)
+{
+	ldns_rr_list *set = ldns_rr_list_new();
+	char *copy = strdup(text), *save = NULL;
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		ldns_rr *rr = NULL;
+		assert_int_equal(ldns_rr_new_frm_str(&rr, l, 3600, NULL, NULL), LDNS_STATUS_OK);
+		ldns_rr_list_push_rr(set, rr);
+	}
+	free(copy);
+	ldns_rr_list *sigs = ldns_sign_public(set, z->kl);
+	assert_non_null(sigs);
+	char *out = calloc(1, 16384);
+	for (size_t i = 0; !sigs_only && i < ldns_rr_list_rr_count(set); i++) {
+		char *t = rr_text(ldns_rr_list_rr(set, i));
+		strcat(strcat(out, t), "\n");
+		free(t);
+	}
+	for (size_t i = 0; i < ldns_rr_list_rr_count(sigs); i++) {
+		char *t = rr_text(ldns_rr_list_rr(sigs, i));
+		strcat(strcat(out, t), "\n");
+		free(t);
+	}
+	ldns_rr_list_deep_free(sigs);
+	ldns_rr_list_deep_free(set);
+	return keep(out);
+}
+
+static const char *
+signed_rr(struct zkey *z, const ldns_rr *rr)
+{
+	char *t = rr_text(rr);
+	const char *s = signed_text(z, t, false);
+	free(t);
+	return s;
+}
+
+static const char *
+cat(const char *a, const char *b)
+{
+	char *out = malloc(strlen(a) + strlen(b) + 2);
+	sprintf(out, "%s\n%s", a, b);
+	return keep(out);
+}
+
+struct signed_fixture {
+	struct zkey root, com, example;
+};
+
+/* root, com and example.com signed (anchor: the root's DS); plain.com delegated without
+ * DS (an NSEC from .com proves it); bad.example.com carries a signature over other data. */
+static void
+signed_hierarchy(struct fixture *f, struct signed_fixture *z)
+{
+	zkey_new(&z->root, ".");
+	zkey_new(&z->com, "com.");
+	zkey_new(&z->example, "example.com.");
+	char *anchor = rr_text(z->root.ds);
+	f->conf->anchors = dnssec_anchors_new();
+	char err[256];
+	assert_int_equal(dnssec_anchors_add_text(f->conf->anchors, anchor, err, sizeof(err)), 0);
+	free(anchor);
+
+	struct script *s = &f->s;
+	add_front(s, (struct entry){ ROOT, ".", false, LDNS_RR_TYPE_DNSKEY, .aa = true,
+	                             .an = signed_rr(&z->root, z->root.dnskey) });
+	add_front(s, (struct entry){ ROOT, "com.", false, LDNS_RR_TYPE_DS, .aa = true,
+	                             .an = signed_rr(&z->root, z->com.ds) });
+	add(s, (struct entry){ COM, "com.", false, LDNS_RR_TYPE_DNSKEY, .aa = true,
+	                       .an = signed_rr(&z->com, z->com.dnskey) });
+	add(s, (struct entry){ COM, "example.com.", false, LDNS_RR_TYPE_DS, .aa = true,
+	                       .an = signed_rr(&z->com, z->example.ds) });
+	add(s, (struct entry){ COM, "plain.com.", false, LDNS_RR_TYPE_DS, .aa = true,
+	                       .ns = cat(signed_text(&z->com, "com. 900 IN SOA a.com. b.com. 1 2 3 4 900",
+	                                             false),
+	                                 signed_text(&z->com, "plain.com. 900 IN NSEC zzz.com. NS RRSIG NSEC",
+	                                             false)) });
+	example_delegation(s);
+	add(s, (struct entry){ COM, "plain.com.", true, .ns = "plain.com. 86400 IN NS ns1.plain.com.",
+	                       .ar = "ns1.plain.com. 86400 IN A 127.0.0.12" });
+	add(s, (struct entry){ EXAMPLE, "example.com.", false, LDNS_RR_TYPE_DNSKEY, .aa = true,
+	                       .an = signed_rr(&z->example, z->example.dnskey) });
+	add(s, (struct entry){ EXAMPLE, "www.example.com.", false, LDNS_RR_TYPE_A, .aa = true,
+	                       .an = signed_text(&z->example, "www.example.com. 300 IN A 192.0.2.1",
+	                                         false) });
+	add(s, (struct entry){ EXAMPLE, "bad.example.com.", false, LDNS_RR_TYPE_A, .aa = true,
+	                       .an = cat("bad.example.com. 300 IN A 6.6.6.6",
+	                                 signed_text(&z->example, "bad.example.com. 300 IN A 192.0.2.9",
+	                                             true)) });
+	add(s, (struct entry){ "127.0.0.12", "www.plain.com.", false, LDNS_RR_TYPE_A, .aa = true,
+	                       .an = "www.plain.com. 300 IN A 192.0.2.12" });
+}
+
+static void
+signed_teardown(struct signed_fixture *z)
+{
+	zkey_free(&z->root);
+	zkey_free(&z->com);
+	zkey_free(&z->example);
+	for (unsigned i = 0; i < ntexts; i++)
+		free(texts[i]);
+	ntexts = 0;
+}
+
+static void
+secure_answer_gets_ad_and_is_served_with_ad_from_the_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct signed_fixture z;
+	char buf[64];
+	signed_hierarchy(f, &z);
+	start(f);
+	struct outcome o = { 0 };
+	ldns_pkt *p = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_string_equal(answer_rdata(p, LDNS_RR_TYPE_A, buf, sizeof(buf)), "192.0.2.1");
+	assert_true(o.ad);
+	ldns_pkt_free(p);
+	/* The chain of trust was fetched: DNSKEY of each zone, DS from each parent. */
+	assert_int_equal(count_asked(&f->s, ROOT, "com.") >= 2, 1);
+	struct resolver_question q;
+	uint8_t wire[1024], rcode;
+	bool refresh;
+	question(&q, "www.example.com.", LDNS_RR_TYPE_A);
+	size_t n = resolver_cache_answer(f->cache, &q, wire, sizeof(wire), &rcode, &refresh);
+	assert_true(n > 0);
+	assert_int_equal(ldns_wire2pkt(&p, wire, n), LDNS_STATUS_OK);
+	assert_true(ldns_pkt_ad(p));
+	ldns_pkt_free(p);
+	signed_teardown(&z);
+}
+
+static void
+bogus_answer_is_servfail_with_ede_and_cd_gets_the_data(void **state)
+{
+	struct fixture *f = *state;
+	struct signed_fixture z;
+	char buf[64];
+	signed_hierarchy(f, &z);
+	start(f);
+	struct outcome o = { 0 };
+	ldns_pkt *p = resolve(f, "bad.example.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
+	assert_int_equal(o.ede, RESOLVER_EDE_DNSSEC_BOGUS);
+	assert_false(o.ad);
+	ldns_pkt_free(p);
+	/* Not served from the cache by the answer path either... */
+	struct resolver_question q;
+	uint8_t wire[1024], rcode;
+	bool refresh;
+	question(&q, "bad.example.com.", LDNS_RR_TYPE_A);
+	assert_int_equal(resolver_cache_answer(f->cache, &q, wire, sizeof(wire), &rcode, &refresh), 0);
+	/* ...but CD=1 gets the data, unvalidated (RFC 4035 3.2.2). */
+	q.checking_disabled = true;
+	struct outcome o2 = { 0 };
+	assert_int_equal(resolver_query(f->r, &q, on_done, &o2), 0);
+	for (int i = 0; i < 1000 && !o2.called; i++)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_true(o2.called);
+	assert_int_equal(ldns_pkt_get_rcode(o2.p), LDNS_RCODE_NOERROR);
+	assert_string_equal(answer_rdata(o2.p, LDNS_RR_TYPE_A, buf, sizeof(buf)), "6.6.6.6");
+	assert_false(o2.ad);
+	ldns_pkt_free(o2.p);
+	signed_teardown(&z);
+}
+
+static void
+key_not_matching_the_parent_ds_makes_the_zone_bogus(void **state)
+{
+	struct fixture *f = *state;
+	struct signed_fixture z;
+	struct zkey other;
+	signed_hierarchy(f, &z);
+	zkey_new(&other, "example.com.");
+	/* .com vouches (correctly signed) for a key example.com does not use. */
+	for (unsigned i = 0; i < f->s.ne; i++) {
+		struct entry *e = &f->s.e[i];
+		if (strcmp(e->server, COM) == 0 && strcmp(e->qname, "example.com.") == 0 &&
+		    e->qtype == LDNS_RR_TYPE_DS)
+			e->an = signed_rr(&z.com, other.ds);
+	}
+	start(f);
+	struct outcome o = { 0 };
+	ldns_pkt *p = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
+	assert_true(o.ede >= 0);
+	ldns_pkt_free(p);
+	zkey_free(&other);
+	signed_teardown(&z);
+}
+
+static void
+missing_ds_without_proof_is_bogus_not_insecure(void **state)
+{
+	struct fixture *f = *state;
+	struct signed_fixture z;
+	signed_hierarchy(f, &z);
+	/* The NSEC is stripped: "no DS" is only claimed, so this is no insecure delegation
+	 * (a downgrade attempt, RFC 4035 5.2). */
+	for (unsigned i = 0; i < f->s.ne; i++) {
+		struct entry *e = &f->s.e[i];
+		if (strcmp(e->server, COM) == 0 && strcmp(e->qname, "plain.com.") == 0 &&
+		    e->qtype == LDNS_RR_TYPE_DS)
+			e->ns = signed_text(&z.com, "com. 900 IN SOA a.com. b.com. 1 2 3 4 900", false);
+	}
+	start(f);
+	struct outcome o = { 0 };
+	ldns_pkt *p = resolve(f, "www.plain.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
+	assert_false(o.ad);
+	ldns_pkt_free(p);
+	signed_teardown(&z);
+}
+
+static void
+insecure_delegation_answers_without_ad(void **state)
+{
+	struct fixture *f = *state;
+	struct signed_fixture z;
+	char buf[64];
+	signed_hierarchy(f, &z);
+	start(f);
+	struct outcome o = { 0 };
+	ldns_pkt *p = resolve(f, "www.plain.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_string_equal(answer_rdata(p, LDNS_RR_TYPE_A, buf, sizeof(buf)), "192.0.2.12");
+	assert_false(o.ad);
+	ldns_pkt_free(p);
+	assert_int_equal(count_asked(&f->s, COM, "plain.com."), 2);    /* the referral, the DS */
+	signed_teardown(&z);
+}
+
 static int
 parse_text(const char *text, struct resolver_conf **out)
 {
@@ -1286,6 +1588,11 @@ main(void)
 		T(stale_data_answers_when_the_authority_goes_silent),
 		T(without_serve_stale_a_silent_authority_gives_servfail),
 		T(identical_questions_share_one_resolution),
+		T(secure_answer_gets_ad_and_is_served_with_ad_from_the_cache),
+		T(bogus_answer_is_servfail_with_ede_and_cd_gets_the_data),
+		T(key_not_matching_the_parent_ds_makes_the_zone_bogus),
+		T(missing_ds_without_proof_is_bogus_not_insecure),
+		T(insecure_delegation_answers_without_ad),
 		T(per_client_limit_refuses_more_work),
 		cmocka_unit_test(cache_stays_within_its_size_with_eviction),
 		cmocka_unit_test(better_ranked_data_is_not_replaced_by_glue),
