@@ -769,25 +769,24 @@ explain_member(void *arg, const struct gslb_member_status *st)
 	eg->idx++;
 }
 
+/* gs: the snapshot the answer below is computed from (NULL without GSLB); seed: the
+ * generator seed the answer will use, so this pick and the answer's are the same draw. */
 static void
-explain_gslb(struct req *r, const struct explain_args *x)
+explain_gslb(struct req *r, const struct explain_args *x, const struct gslb_state *gs,
+             uint64_t seed)
 {
 	struct gslb_runtime *rt = gslb_rt(r->ctl);
-	if (rt == NULL) {
+	if (rt == NULL || gs == NULL) {
 		if (r->json)
 			ops_buf_printf(r->out, ",\"gslb\":null");
 		return;
 	}
-	struct gslb_reader *rd = gslb_reader_register(rt);
-	if (rd == NULL)
-		return;
-	const struct gslb_state *gs = gslb_state_acquire(rt);
 	struct gslb_client gc = { .addr = (const struct sockaddr *)&x->addr, .has_ecs = x->has_ecs,
 	                          .ecs_family = x->ecs_family, .ecs_source = x->ecs_source };
 	memcpy(gc.ecs_addr, x->ecs_addr, sizeof(gc.ecs_addr));
 	struct gslb_answer ans;
-	int rc = gs != NULL ? gslb_pick(gs, x->qname, x->qtype, &gc, &ans) : -ENOENT;
-	gslb_reader_unregister(rd);  /* nothing of the snapshot is used below */
+	gslb_pick_seed(seed);
+	int rc = gslb_pick(gs, x->qname, x->qtype, &gc, &ans);
 	if (rc != 0) {
 		if (r->json)
 			ops_buf_printf(r->out, ",\"gslb\":{\"dynamic\":false}");
@@ -889,12 +888,19 @@ cmd_explain(struct req *r)
 	}
 
 	/* The real answer path, as a worker runs it, on this client's query (over "TCP" so
-	 * the whole answer shows, not a truncated one). */
+	 * the whole answer shows, not a truncated one), with a GSLB snapshot read like a
+	 * worker reads it: this thread registers as a reader for the moment. */
 	static uint8_t q[512], resp[TCP_MSG_MAX];
 	struct answer_stats scratch = { 0 };
 	struct answer_ctx actx = { .zsnap = ctl->zsnap, .conf = atomic_load(&ctl->env.sh->conf),
 	                           .stats = &scratch };
 	struct answer_client cl = { .addr = (const struct sockaddr *)&x.addr, .tcp = true };
+	struct gslb_runtime *rt = gslb_rt(ctl);
+	struct gslb_reader *rd = rt != NULL && actx.conf->gslb ? gslb_reader_register(rt) : NULL;
+	if (rd != NULL)
+		actx.gslb = gslb_state_acquire(rt);
+	uint64_t seed = (uint64_t)time(NULL) * 2654435761u + (uint64_t)getpid();
+	gslb_pick_seed(seed);
 	size_t qlen = explain_query(&x, q, sizeof(q));
 	size_t rlen = answer_query(&actx, &cl, q, qlen, resp, sizeof(resp));
 	zones_snapshot_end(ctl->zsnap);
@@ -928,7 +934,8 @@ cmd_explain(struct req *r)
 		else
 			ops_buf_printf(r->out, "zone:    none\nresult:  %s\n", kind_name(kind));
 	}
-	explain_gslb(r, &x);
+	explain_gslb(r, &x, actx.gslb, seed);
+	gslb_reader_unregister(rd);     /* nothing of the snapshot is used below */
 	explain_print_answer(r, resp, rlen);
 	if (r->json)
 		ops_buf_printf(r->out, "}\n");

@@ -213,6 +213,17 @@ metrics_queries(struct metrics *m, struct ops_buf *b)
 	ops_buf_printf(b, "signpost_truncated_total %" PRIu64 "\n", a->truncated);
 	help(b, "signpost_edns_queries_total", "counter", "Queries with an EDNS OPT record.");
 	ops_buf_printf(b, "signpost_edns_queries_total %" PRIu64 "\n", a->edns);
+	help(b, "signpost_gslb_answers_total", "counter", "Answers for dynamic names.");
+	ops_buf_printf(b, "signpost_gslb_answers_total %" PRIu64 "\n", a->gslb_answers);
+	help(b, "signpost_gslb_fallback_answers_total", "counter",
+	     "Dynamic answers given while no member was healthy (the pool's fallback).");
+	ops_buf_printf(b, "signpost_gslb_fallback_answers_total %" PRIu64 "\n", a->gslb_fallback);
+	help(b, "signpost_gslb_sorry_answers_total", "counter",
+	     "Dynamic answers given from a sorry pool.");
+	ops_buf_printf(b, "signpost_gslb_sorry_answers_total %" PRIu64 "\n", a->gslb_sorry);
+	ops_buf_printf(b, "signpost_gslb_answers_total{kind=\"fallback\"} %" PRIu64 "\n",
+	               a->gslb_fallback);
+	ops_buf_printf(b, "signpost_gslb_answers_total{kind=\"sorry\"} %" PRIu64 "\n", a->gslb_sorry);
 
 	/* Prometheus buckets are cumulative, in seconds. */
 	help(b, "signpost_answer_duration_seconds", "histogram",
