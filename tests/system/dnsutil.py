@@ -395,7 +395,8 @@ def yaml_str(s):
 
 
 def write_signpost_conf(workdir, port, zones, workers=1, edns_size=1232, identity=None,
-                        version=None, nsid=None, log_level="info", extra_server=None):
+                        version=None, nsid=None, log_level="info", extra_server=None,
+                        extra_yaml=None):
     zl = _copy_zones(workdir, zones)
     lines = ["server:",
              "  listen:",
@@ -414,6 +415,9 @@ def write_signpost_conf(workdir, port, zones, workers=1, edns_size=1232, identit
     lines += ["log:", "  level: %s" % log_level, "  syslog: false", "zones:"]
     for origin, base in zl:
         lines += ["  - name: %s" % origin, "    file: %s" % base]
+    if extra_yaml:
+        # Further top-level sections as YAML text (control:, metrics:, gslb:, ...).
+        lines += extra_yaml.rstrip("\n").split("\n")
     os.makedirs(os.path.join(workdir, "state"), exist_ok=True)
     conf = os.path.join(workdir, "signpost.conf")
     with open(conf, "w") as f:

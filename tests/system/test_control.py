@@ -1,0 +1,379 @@
+"""test_control.py - signpostctl against a running signpostd over its control socket: every
+command, text and --json output, bad arguments (unknown zone, pool, member, bad values) that
+must be refused with exit 1 and change nothing, and a daemon that is not running (exit 2
+with the socket path and the reason).
+
+Run: SIGNPOST_BUILD=/work/main/build /usr/bin/python3 -m pytest tests/system/test_control.py
+"""
+
+import os
+import signal
+import socket
+import stat
+
+import dns.rcode
+import pytest
+
+import dnsutil
+import ops_util as ou
+from ops_util import ZONE, ctl
+
+
+@pytest.fixture
+def auth(signpost):
+    """A daemon serving ops.example. (serial 1) with its control socket in state/."""
+    return signpost([(ZONE, "ops.zone", ou.zone_text(1))], workers=2)
+
+
+def soa_serial(server):
+    r = server.query(ZONE, "SOA")
+    assert r is not None and r.rcode() == dns.rcode.NOERROR
+    return r.answer[0][0].serial
+
+
+def a_addrs(server, name):
+    r = server.query(name, "A")
+    assert r is not None
+    return sorted(rr.address for rrset in r.answer for rr in rrset)
+
+
+# ---- status, stats ---------------------------------------------------------------------
+
+def test_status_reports_version_zones_and_workers(auth):
+    r = ctl(auth, "status")
+    assert r.rc == 0, r
+    assert "signpostd" in r.out and "running" in r.out
+    assert "1 configured, 1 loaded" in r.out
+    j = ctl(auth, "status", json_out=True).json()
+    assert j["pid"] == auth.pid
+    assert j["workers"] == 2 and j["zones_configured"] == 1 and j["zones_loaded"] == 1
+
+
+def test_socket_has_the_default_mode_0660(auth):
+    st = os.stat(ou.socket_path(auth))
+    assert stat.S_ISSOCK(st.st_mode)
+    assert stat.S_IMODE(st.st_mode) == 0o660
+
+
+def test_stats_count_the_queries_sent(auth):
+    before = ctl(auth, "stats", json_out=True).json()
+    for _ in range(7):
+        assert auth.query("www." + ZONE, "A").rcode() == dns.rcode.NOERROR
+    for _ in range(3):
+        assert auth.query("nope." + ZONE, "TXT").rcode() == dns.rcode.NXDOMAIN
+    after = ctl(auth, "stats", json_out=True).json()
+    assert after["qtype"].get("A", 0) - before["qtype"].get("A", 0) == 7
+    assert after["qtype"].get("TXT", 0) - before["qtype"].get("TXT", 0) == 3
+    assert after["rcode"].get("NXDOMAIN", 0) - before["rcode"].get("NXDOMAIN", 0) == 3
+    assert after["queries_udp"] - before["queries_udp"] == 10
+    text = ctl(auth, "stats")
+    assert text.rc == 0 and "NXDOMAIN=" in text.out and "TXT=" in text.out
+
+
+# ---- zones and reload --------------------------------------------------------------------
+
+def test_zone_list_and_status_show_serial_file_and_no_error(auth):
+    r = ctl(auth, "zone", "list")
+    assert r.rc == 0, r
+    assert ZONE in r.out and "2024010101" not in r.out and " 1 " in r.out + " "
+    j = ctl(auth, "zone", "status", "ops.example", json_out=True).json()
+    assert j["name"] == ZONE and j["loaded"] and j["serial"] == 1
+    assert j["file"].endswith("ops.zone") and j["last_error"] is None
+    assert j["records"] == 5
+
+
+def test_zone_status_of_an_unknown_zone_is_refused(auth):
+    r = ctl(auth, "zone", "status", "other.example.")
+    assert r.rc == 1, r
+    assert "unknown zone 'other.example.'" in r.err
+    assert r.out == ""
+
+
+def test_reload_zone_reads_the_changed_file(auth):
+    path = os.path.join(auth.workdir, "ops.zone")
+    with open(path, "w") as f:
+        f.write(ou.zone_text(2))
+    r = ctl(auth, "reload", ZONE)
+    assert r.rc == 0, r
+    assert "serial 2" in r.out
+    assert soa_serial(auth) == 2
+
+
+def test_reload_zone_with_errors_keeps_the_old_version_and_reports_file_and_line(auth):
+    path = os.path.join(auth.workdir, "ops.zone")
+    with open(path, "w") as f:
+        f.write(ou.zone_text(3) + "broken   A   not-an-address\n")
+    r = ctl(auth, "reload", ZONE)
+    assert r.rc == 1, r
+    assert "not reloaded" in r.err and "ops.zone:8" in r.err
+    assert soa_serial(auth) == 1
+    j = ctl(auth, "zone", "status", ZONE, json_out=True).json()
+    assert j["serial"] == 1 and "ops.zone:8" in j["last_error"]
+    # Fixed: the error goes away.
+    with open(path, "w") as f:
+        f.write(ou.zone_text(4))
+    assert ctl(auth, "reload", ZONE).rc == 0
+    j = ctl(auth, "zone", "status", ZONE, json_out=True).json()
+    assert j["serial"] == 4 and j["last_error"] is None
+
+
+def test_reload_of_an_unknown_zone_changes_nothing(auth):
+    r = ctl(auth, "reload", "nothere.example.")
+    assert r.rc == 1 and "unknown zone" in r.err, r
+    assert soa_serial(auth) == 1
+
+
+def test_full_reload_applies_zone_changes(auth):
+    with open(os.path.join(auth.workdir, "ops.zone"), "w") as f:
+        f.write(ou.zone_text(5))
+    r = ctl(auth, "reload", json_out=True)
+    assert r.rc == 0, r
+    assert r.json() == {"zones": 1, "failed": []}
+    assert soa_serial(auth) == 5
+
+
+def test_full_reload_with_a_broken_configuration_is_refused(auth):
+    with open(auth.conf_path) as f:
+        good = f.read()
+    with open(auth.conf_path, "w") as f:
+        f.write(good + "bogus-section: 1\n")
+    with open(os.path.join(auth.workdir, "ops.zone"), "w") as f:
+        f.write(ou.zone_text(6))
+    r = ctl(auth, "reload")
+    assert r.rc == 1, r
+    assert "configuration not reloaded" in r.err and "bogus-section" in r.err
+    assert soa_serial(auth) == 1     # nothing was reloaded
+    with open(auth.conf_path, "w") as f:
+        f.write(good)
+
+
+# ---- explain -----------------------------------------------------------------------------
+
+def test_explain_shows_zone_result_and_the_real_answer(auth):
+    r = ctl(auth, "explain", "www." + ZONE, "A", "--client", "198.51.100.7", json_out=True)
+    assert r.rc == 0, r
+    j = r.json()
+    assert j["zone"] == ZONE and j["serial"] == 1 and j["result"] == "found"
+    assert j["response"]["rcode"] == "NOERROR" and j["response"]["aa"]
+    assert any("192.0.2.80" in rr for rr in j["response"]["answer"])
+    t = ctl(auth, "explain", "www." + ZONE, "A", "--client", "198.51.100.7", "--ecs",
+            "203.0.113.0/24")
+    assert t.rc == 0 and "192.0.2.80" in t.out and "with ECS 203.0.113.0/24" in t.out
+
+
+def test_explain_of_a_missing_name_and_of_a_foreign_name(auth):
+    j = ctl(auth, "explain", "nope." + ZONE, "A", "--client", "::1", json_out=True).json()
+    assert j["result"] == "NXDOMAIN" and j["response"]["rcode"] == "NXDOMAIN"
+    assert any("SOA" in rr for rr in j["response"]["authority"])
+    j = ctl(auth, "explain", "www.elsewhere.test.", "A", "--client", "::1", json_out=True).json()
+    assert j["zone"] is None and j["response"]["rcode"] == "REFUSED"
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["www.ops.example.", "A"], "usage: explain"),
+    (["www.ops.example.", "A", "--client", "not-an-ip"], "--client needs"),
+    (["www.ops.example.", "BOGUSTYPE", "--client", "::1"], "unknown record type"),
+    (["www.ops.example.", "A", "--client", "::1", "--ecs", "10.0.0.0/40"], "--ecs needs"),
+])
+def test_explain_refuses_bad_arguments(auth, args, msg):
+    r = ctl(auth, "explain", *args)
+    assert r.rc == 1 and msg in r.err, r
+
+
+# ---- other commands and errors -----------------------------------------------------------
+
+def test_cache_flush_without_a_resolver_is_refused(auth):
+    r = ctl(auth, "cache", "flush")
+    assert r.rc == 1 and "no resolver configured" in r.err, r
+
+
+def test_unknown_command_is_refused(auth):
+    r = ctl(auth, "frobnicate")
+    assert r.rc == 1 and "unknown command 'frobnicate'" in r.err, r
+    r = ctl(auth, "status", "extra")
+    assert r.rc == 1 and "usage" in r.err, r
+
+
+def test_gslb_without_a_gslb_section_says_so(auth):
+    r = ctl(auth, "gslb", "status")
+    assert r.rc == 1 and "GSLB is not configured" in r.err, r
+    r = ctl(auth, "gslb", "drain", "web", "web1")
+    assert r.rc == 1 and "GSLB is not configured" in r.err, r
+
+
+def test_a_malformed_request_on_the_socket_gets_an_error_not_a_crash(auth):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(ou.socket_path(auth))
+    s.sendall(b"nonsense\n")
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    assert data.startswith(b"1\n") and b"malformed request" in data
+    assert ctl(auth, "status").rc == 0
+
+
+def test_daemon_not_running_exits_2_with_path_and_reason(auth, tmp_path):
+    missing = str(tmp_path / "no-such.sock")
+    r = ctl(missing, "status")
+    assert r.rc == 2, r
+    assert missing in r.err and "No such file or directory" in r.err
+    # A stopped daemon removes its socket; the client then says so.
+    sock = ou.socket_path(auth)
+    auth.stop()
+    assert not os.path.exists(sock)
+    r = ctl(sock, "status")
+    assert r.rc == 2 and sock in r.err, r
+
+
+def test_socket_left_by_a_killed_daemon_is_replaced_at_start(signpost, tmp_path):
+    first = signpost([(ZONE, "ops.zone", ou.zone_text(1))])
+    sock = ou.socket_path(first)
+    os.kill(first.pid, signal.SIGKILL)
+    first.proc.wait(timeout=5)
+    first.returncode = first.proc.returncode
+    assert os.path.exists(sock)
+    second = dnsutil.start_signpost(first.workdir, [(ZONE, "ops.zone", ou.zone_text(1))])
+    try:
+        assert ctl(sock, "status", json_out=True).json()["pid"] == second.pid
+    finally:
+        second.stop()
+
+
+def test_configured_socket_path_and_signpostctl_c_finds_it(signpost, tmp_path):
+    sock = str(tmp_path / "ctl.sock")
+    s = signpost([(ZONE, "ops.zone", ou.zone_text(1))],
+                 extra_yaml="control:\n  socket: %s\n  mode: 0600\n" % sock)
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o600
+    import subprocess
+    p = subprocess.run([ou.ctl_binary(), "-c", s.conf_path, "--json", "status"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert '"zones_loaded":1' in p.stdout
+
+
+@pytest.mark.parametrize("yaml,msg", [
+    ("control:\n  mode: 0666\n", "control.mode"),
+    ("control:\n  mode: 999\n", "not an octal mode"),
+    ("control:\n  sockt: /tmp/x\n", "unknown key 'sockt'"),
+    ("metrics:\n  listen: not-an-address\n", "metrics.listen"),
+    ("metrics:\n  enabled: maybe\n", "metrics.enabled"),
+])
+def test_bad_control_and_metrics_sections_are_refused_with_file_and_line(tmp_path, yaml, msg):
+    import subprocess
+    conf, _ = dnsutil.write_signpost_conf(str(tmp_path), dnsutil.free_port(),
+                                          [(ZONE, "ops.zone", ou.zone_text(1))], extra_yaml=yaml)
+    p = subprocess.run([os.path.join(dnsutil.build_dir(), "signpostd"), "--check-config", "-c",
+                        conf], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert msg in p.stderr and "signpost.conf:" in p.stderr, p.stderr
+
+
+# ---- gslb (needs the GSLB integration) -----------------------------------------------------
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture
+def gslb_auth(signpost):
+    return ou.start_or_skip_gslb(signpost, pytest, extra_yaml=ou.gslb_yaml(closed_port()))
+
+
+def members(server, pool=None):
+    args = ["gslb", "status"] + ([pool] if pool else [])
+    r = ctl(server, *args, json_out=True)
+    assert r.rc == 0, r
+    return {(m["pool"], m["member"]): m for m in r.json()["members"]}
+
+
+def test_gslb_status_lists_members_with_health(gslb_auth):
+    ms = members(gslb_auth)
+    assert set(ms) == {("web", "web1"), ("web", "web2"), ("backend", "alive"),
+                       ("backend", "dead")}
+    assert ms[("web", "web1")]["up"] and not ms[("web", "web1")]["drained"]
+    assert not ms[("backend", "dead")]["up"]
+    assert ms[("backend", "dead")]["check"] == "tcp-dead"
+    assert set(members(gslb_auth, "web")) == {("web", "web1"), ("web", "web2")}
+    text = ctl(gslb_auth, "gslb", "status")
+    assert text.rc == 0 and "DOWN" in text.out and "web1" in text.out
+
+
+def test_gslb_drain_and_restore_change_the_answers(gslb_auth):
+    name = "gw." + ZONE
+    seen = set()
+    for _ in range(30):
+        seen.update(a_addrs(gslb_auth, name))
+    assert seen == {"192.0.2.11", "192.0.2.12"}
+    r = ctl(gslb_auth, "gslb", "drain", "web", "web1")
+    assert r.rc == 0, r
+    assert members(gslb_auth)[("web", "web1")]["drained"]
+    for _ in range(30):
+        assert a_addrs(gslb_auth, name) == ["192.0.2.12"]
+    assert ctl(gslb_auth, "gslb", "restore", "web", "web1").rc == 0
+    assert not members(gslb_auth)[("web", "web1")]["drained"]
+
+
+def test_gslb_weight_is_applied_and_bad_weights_are_refused(gslb_auth):
+    assert ctl(gslb_auth, "gslb", "weight", "web", "web2", "7").rc == 0
+    assert members(gslb_auth)[("web", "web2")]["weight"] == 7
+    for bad in ["0", "65536", "-1", "ten"]:
+        r = ctl(gslb_auth, "gslb", "weight", "web", "web2", bad)
+        assert r.rc == 1 and "weight must be" in r.err, (bad, r)
+    assert members(gslb_auth)[("web", "web2")]["weight"] == 7
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["drain", "nopool", "web1"], "unknown pool 'nopool'"),
+    (["drain", "web", "web9"], "unknown member 'web9' in pool 'web'"),
+    (["restore", "nopool", "x"], "unknown pool"),
+    (["weight", "web", "web9", "3"], "unknown member"),
+    (["status", "nopool"], "unknown pool"),
+    (["drain", "web"], "usage"),
+    (["explode"], "unknown gslb command"),
+])
+def test_gslb_bad_names_are_refused_and_change_nothing(gslb_auth, args, msg):
+    before = members(gslb_auth)
+    r = ctl(gslb_auth, "gslb", *args)
+    assert r.rc == 1 and msg in r.err, r
+    after = members(gslb_auth)
+    for k in before:
+        for f in ("drained", "weight"):
+            assert before[k][f] == after[k][f]
+
+
+def test_explain_of_a_dynamic_name_names_the_pool_and_the_pick(gslb_auth):
+    ctl(gslb_auth, "gslb", "drain", "web", "web2")
+    j = ctl(gslb_auth, "explain", "gw." + ZONE, "A", "--client", "192.0.2.99",
+            json_out=True).json()
+    assert j["gslb"]["dynamic"] and j["gslb"]["pool"] == "web"
+    assert [p["member"] for p in j["gslb"]["picked"]] == ["web1"]
+    assert any("192.0.2.11" in rr for rr in j["response"]["answer"])
+    t = ctl(gslb_auth, "explain", "gw." + ZONE, "A", "--client", "192.0.2.99")
+    assert "dynamic name of pool web" in t.out and "picked web/web1" in t.out
+
+
+def test_gslb_drain_survives_a_restart(signpost):
+    yaml = ou.gslb_yaml(closed_port())
+    first = ou.start_or_skip_gslb(signpost, pytest, extra_yaml=yaml)
+    assert ctl(first, "gslb", "drain", "web", "web2").rc == 0
+    assert ctl(first, "gslb", "weight", "web", "web1", "9").rc == 0
+    first.stop()
+    second = dnsutil.start_signpost(first.workdir, [(ZONE, "ops.zone", ou.zone_text(1))],
+                                    extra_yaml=yaml)
+    try:
+        ms = members(second)
+        assert ms[("web", "web2")]["drained"]
+        assert ms[("web", "web1")]["weight"] == 9
+        for _ in range(20):
+            assert a_addrs(second, "gw." + ZONE) == ["192.0.2.11"]
+    finally:
+        second.stop()
