@@ -433,6 +433,7 @@ struct compose {
 	bool need_checked;          /* only entries validation has seen (secure or insecure) */
 	bool all_secure;
 	bool miss_forced;           /* an unchecked or bogus entry was found */
+	bool cd;                    /* the client set CD */
 	bool stale, prefetch;
 	uint16_t an, ns;
 };
@@ -543,7 +544,9 @@ find_locked(struct compose *k, const uint8_t *name, uint16_t type, uint16_t rcla
 	struct cache_entry *e = shard_find(s, h, name, type, rclass);
 	if (e != NULL && e->rank >= RANK_ANSWER_NONAA && e->expire_ms + k->stale_ms > k->now) {
 		uint8_t sec = atomic_load(&e->sec);
-		if (k->need_checked && sec != CACHE_SEC_SECURE && sec != CACHE_SEC_INSECURE) {
+		/* Bogus data goes to CD=1 clients only (RFC 4035 3.2.2), stale or not. */
+		if ((k->need_checked && sec != CACHE_SEC_SECURE && sec != CACHE_SEC_INSECURE) ||
+		    (sec == CACHE_SEC_BOGUS && !k->cd)) {
 			pthread_mutex_unlock(&s->lock);
 			k->miss_forced = true;
 			return NULL;
@@ -631,7 +634,7 @@ compose_ex(struct resolver_cache *c, const struct resolver_question *q, uint8_t 
 {
 	struct compose k = { .c = c, .now = cache__now_ms(c), .stale_ms = stale_ms,
 	                     .dnssec_ok = q->dnssec_ok, .need_checked = need_checked,
-	                     .all_secure = true };
+	                     .all_secure = true, .cd = q->checking_disabled };
 
 	if (stale_ms < 0) {
 		k.stale_ms = -stale_ms;

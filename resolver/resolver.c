@@ -191,7 +191,7 @@ answer_waiter(struct request *req, struct waiter *w, bool resolved, bool allow_s
 			r->stats.stale_answers++;
 		}
 	}
-	if (res.len != 0 && req->sec == DNSSEC_BOGUS) {
+	if (req->sec == DNSSEC_BOGUS) {
 		res.len = servfail(&w->q, buf, sizeof(buf));
 		res.rcode = LDNS_RCODE_SERVFAIL;
 		res.ede = req->sec_ede >= 0 ? req->sec_ede : RESOLVER_EDE_DNSSEC_BOGUS;

@@ -1323,6 +1323,15 @@ bogus_answer_is_servfail_with_ede_and_cd_gets_the_data(void **state)
 	assert_string_equal(answer_rdata(o2.p, LDNS_RR_TYPE_A, buf, sizeof(buf)), "6.6.6.6");
 	assert_false(o2.ad);
 	ldns_pkt_free(o2.p);
+	/* Expired bogus data is never served stale (RFC 8767 with validation). */
+	f->conf->serve_stale = true;
+	cache__advance(f->cache, 400 * 1000);
+	f->s.all_silent = true;
+	struct outcome o3 = { 0 };
+	p = resolve(f, "bad.example.com.", LDNS_RR_TYPE_A, &o3);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
+	assert_false(o3.stale);
+	ldns_pkt_free(p);
 	signed_teardown(&z);
 }
 
@@ -1370,6 +1379,56 @@ missing_ds_without_proof_is_bogus_not_insecure(void **state)
 	ldns_pkt *p = resolve(f, "www.plain.com.", LDNS_RR_TYPE_A, &o);
 	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
 	assert_false(o.ad);
+	ldns_pkt_free(p);
+	signed_teardown(&z);
+}
+
+static void
+secure_denials_get_ad(void **state)
+{
+	struct fixture *f = *state;
+	struct signed_fixture z;
+	signed_hierarchy(f, &z);
+	/* example.com's NSEC chain: example.com -> bad -> www -> example.com. */
+	const char *soa = signed_text(&z.example, "example.com. 300 IN SOA ns1.example.com. "
+	                                          "h.example.com. 1 3600 600 86400 60", false);
+	const char *apex = signed_text(&z.example, "example.com. 300 IN NSEC bad.example.com. "
+	                                           "NS SOA RRSIG NSEC DNSKEY", false);
+	const char *bad = signed_text(&z.example, "bad.example.com. 300 IN NSEC www.example.com. "
+	                                          "A RRSIG NSEC", false);
+	const char *www = signed_text(&z.example, "www.example.com. 300 IN NSEC example.com. "
+	                                          "A RRSIG NSEC", false);
+	add_front(&f->s, (struct entry){ EXAMPLE, "nx.example.com.", true, .aa = true,
+	                                 .rcode = LDNS_RCODE_NXDOMAIN,
+	                                 .ns = cat(soa, cat(apex, bad)) });
+	add_front(&f->s, (struct entry){ EXAMPLE, "www.example.com.", false, LDNS_RR_TYPE_MX,
+	                                 .aa = true, .ns = cat(soa, www) });
+	start(f);
+	struct outcome o = { 0 };
+	ldns_pkt *p = resolve(f, "nx.example.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	assert_true(o.ad);
+	ldns_pkt_free(p);
+	memset(&o, 0, sizeof(o));
+	p = resolve(f, "www.example.com.", LDNS_RR_TYPE_MX, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_rr_list_rr_count(ldns_pkt_answer(p)), 0);
+	assert_true(o.ad);
+	ldns_pkt_free(p);
+	/* With DO, the proof goes to the client too (RFC 4035 3.1.3). */
+	struct resolver_question q;
+	uint8_t wire[4096], rcode;
+	bool refresh;
+	question(&q, "nx.example.com.", LDNS_RR_TYPE_A);
+	q.dnssec_ok = true;
+	size_t n = resolver_cache_answer(f->cache, &q, wire, sizeof(wire), &rcode, &refresh);
+	assert_true(n > 0);
+	assert_int_equal(ldns_wire2pkt(&p, wire, n), LDNS_STATUS_OK);
+	assert_true(ldns_pkt_ad(p));
+	unsigned nsec = 0;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ldns_pkt_authority(p)); i++)
+		nsec += ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_authority(p), i)) == LDNS_RR_TYPE_NSEC;
+	assert_int_equal(nsec, 2);
 	ldns_pkt_free(p);
 	signed_teardown(&z);
 }
@@ -1592,6 +1651,7 @@ main(void)
 		T(bogus_answer_is_servfail_with_ede_and_cd_gets_the_data),
 		T(key_not_matching_the_parent_ds_makes_the_zone_bogus),
 		T(missing_ds_without_proof_is_bogus_not_insecure),
+		T(secure_denials_get_ad),
 		T(insecure_delegation_answers_without_ad),
 		T(per_client_limit_refuses_more_work),
 		cmocka_unit_test(cache_stays_within_its_size_with_eviction),
