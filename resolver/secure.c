@@ -85,6 +85,10 @@ kz_store(struct resolver *r, const uint8_t *zone, enum dnssec_result st, int ede
 	k->status = st;
 	k->ede = ede;
 	k->keys = keys ? ldns_rr_list_clone(keys) : NULL;
+	/* A bogus verdict may be a passing failure: retry after a minute (Unbound's
+	 * val-bogus-ttl is 60 s too). */
+	if (st == DNSSEC_BOGUS && ttl > 60)
+		ttl = 60;
 	k->expire_ms = now + (int64_t)ttl * 1000;
 	k->next = r->keyzones;
 	r->keyzones = k;
