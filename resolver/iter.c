@@ -307,7 +307,9 @@ fetch_ns(struct task *t, unsigned idx)
 		if (dname_equal(p->qname, s->name))
 			return false;
 	}
-	struct task *sub = iter__task_new(req, t, s->name, LDNS_RR_TYPE_A, t->qclass);
+	struct task *sub = iter__task_new(req, t, s->name,
+	                                  s->want_aaaa ? LDNS_RR_TYPE_AAAA : LDNS_RR_TYPE_A,
+	                                  t->qclass);
 	s->fetching = true;
 	if (sub == NULL) {
 		s->fetched = true;
@@ -362,6 +364,12 @@ task_finish(struct task *t, bool ok)
 	s->fetched = true;
 	if (ok)
 		add_cached_addrs(p, s->name, (int)t->parent_ns);
+	if (!s->has_addr && t->qtype == LDNS_RR_TYPE_A) {
+		/* No IPv4 address: an IPv6-only name server is asked for next (counted as
+		 * another fetch against the NXNS caps). */
+		s->want_aaaa = true;
+		s->fetched = false;
+	}
 	p->pending--;
 	task_next(p);
 }

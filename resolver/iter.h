@@ -42,6 +42,7 @@ struct nserver {
 	struct resolver_addr addr;
 	bool has_addr;
 	bool fetching, fetched;         /* address sub-query started / finished */
+	bool want_aaaa;                 /* the A fetch gave nothing: try AAAA */
 	unsigned tries;
 };
 

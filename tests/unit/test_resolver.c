@@ -26,7 +26,7 @@
 /* ---- the scripted upstream ----------------------------------------------------------- */
 
 enum behaviour { B_NORMAL, B_SILENT, B_TC_UDP, B_FORMERR_EDNS, B_WRONG_ID, B_WRONG_QUESTION,
-                 B_DROP_EDNS };
+                 B_DROP_EDNS, B_LOWER_CASE };
 
 struct entry {
 	const char *server;         /* "127.0.0.3" */
@@ -45,6 +45,7 @@ struct entry {
 struct asked {
 	char server[64];
 	char qname[300];
+	char raw[300];                  /* as sent (0x20 case) */
 	uint16_t qtype;
 	bool tcp, edns;
 };
@@ -117,7 +118,10 @@ script_send(void *ctx, const struct resolver_upstream_query *uq, resolver_reply_
 	char server[64];
 	ldns_pkt *qp = NULL;
 
-	inet_ntop(AF_INET, &uq->server->u.sin.sin_addr, server, sizeof(server));
+	if (uq->server->u.sa.sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &uq->server->u.sin6.sin6_addr, server, sizeof(server));
+	else
+		inet_ntop(AF_INET, &uq->server->u.sin.sin_addr, server, sizeof(server));
 	assert_int_equal(ldns_wire2pkt(&qp, uq->wire, uq->len), LDNS_STATUS_OK);
 	ldns_rr *question = ldns_rr_list_rr(ldns_pkt_question(qp), 0);
 	ldns_rdf *qname = ldns_rr_owner(question);
@@ -129,6 +133,9 @@ script_send(void *ctx, const struct resolver_upstream_query *uq, resolver_reply_
 		ldns_dname2canonical(lower);
 		char *str = ldns_rdf2str(lower);
 		snprintf(a->qname, sizeof(a->qname), "%s", str);
+		free(str);
+		str = ldns_rdf2str(qname);
+		snprintf(a->raw, sizeof(a->raw), "%s", str);
 		free(str);
 		ldns_rdf_deep_free(lower);
 		a->qtype = qtype;
@@ -171,6 +178,8 @@ script_send(void *ctx, const struct resolver_upstream_query *uq, resolver_reply_
 		add_rrs(rp, LDNS_SECTION_ADDITIONAL, e->ar);
 		if (e->b == B_WRONG_ID)
 			ldns_pkt_set_id(rp, (uint16_t)(ldns_pkt_id(qp) + 1));
+		if (e->b == B_LOWER_CASE)
+			ldns_dname2canonical(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(rp), 0)));
 		if (e->b == B_WRONG_QUESTION) {
 			ldns_rr *wq = ldns_rr_list_rr(ldns_pkt_question(rp), 0);
 			ldns_rdf *evil = ldns_dname_new_frm_str("evil.example.com.");
@@ -769,6 +778,77 @@ lame_server_is_skipped(void **state)
 	assert_string_equal(answer_rdata(p, LDNS_RR_TYPE_A, buf, sizeof(buf)), "192.0.2.25");
 	ldns_pkt_free(p);
 	assert_int_equal(count_asked(&f->s, EXAMPLE, NULL), 1);     /* not asked again */
+}
+
+static uint16_t
+alternating_random(void *ctx)
+{
+	(void)ctx;
+	return 0x5554;          /* even: the first server; mixed bits: mixed case */
+}
+
+static void
+use_0x20_mixes_case_and_rejects_replies_that_do_not_echo_it(void **state)
+{
+	struct fixture *f = *state;
+	char buf[64];
+	f->conf->use_0x20 = true;
+	f->s.t.random16 = alternating_random;
+	two_servers(&f->s, B_LOWER_CASE, "www.example.com. 86400 IN A 6.6.6.6");
+	start(f);
+	ldns_pkt *p = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, NULL);
+	assert_string_equal(answer_rdata(p, LDNS_RR_TYPE_A, buf, sizeof(buf)), "192.0.2.1");
+	ldns_pkt_free(p);
+	struct asked *last = &f->s.asked[f->s.nasked - 1];
+	assert_string_equal(last->qname, "www.example.com.");
+	assert_string_not_equal(last->raw, "www.example.com.");     /* mixed case on the wire */
+	struct resolver_stats st;
+	resolver_get_stats(f->r, &st);
+	assert_int_equal(st.rejected_replies, 1);    /* ns1 answered in lower case */
+}
+
+static void
+ipv6_only_glueless_name_server_is_found_by_aaaa(void **state)
+{
+	struct fixture *f = *state;
+	char buf[64];
+	add(&f->s, (struct entry){ COM, "example.com.", true,
+	                           .ns = "example.com. 86400 IN NS ns.v6host.org." });
+	add(&f->s, (struct entry){ ORG, "ns.v6host.org.", false, LDNS_RR_TYPE_AAAA, .aa = true,
+	                           .an = "ns.v6host.org. 3600 IN AAAA ::ffff:127.0.0.13" });
+	add(&f->s, (struct entry){ ORG, "v6host.org.", true, .aa = true,
+	                           .ns = "org. 900 IN SOA a.org. b.org. 1 2 3 4 900" });
+	www_answer(&f->s, "::ffff:127.0.0.13");
+	start(f);
+	ldns_pkt *p = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, NULL);
+	assert_string_equal(answer_rdata(p, LDNS_RR_TYPE_A, buf, sizeof(buf)), "192.0.2.1");
+	ldns_pkt_free(p);
+	/* The A lookup found nothing, so the AAAA was asked and the v6 address used. */
+	unsigned aaaa = 0;
+	for (unsigned i = 0; i < f->s.nasked; i++)
+		aaaa += strcmp(f->s.asked[i].qname, "ns.v6host.org.") == 0 &&
+		        f->s.asked[i].qtype == LDNS_RR_TYPE_AAAA;
+	assert_int_equal(aaaa, 1);
+	assert_int_equal(count_asked(&f->s, "::ffff:127.0.0.13", "www.example.com."), 1);
+}
+
+static void
+submit_from_another_thread_answers_on_the_loop(void **state)
+{
+	struct fixture *f = *state;
+	char buf[64];
+	example_delegation(&f->s);
+	www_answer(&f->s, EXAMPLE);
+	start(f);
+	struct resolver_question q;
+	struct outcome o = { 0 };
+	question(&q, "www.example.com.", LDNS_RR_TYPE_A);
+	assert_int_equal(resolver_submit(f->r, &q, on_done, &o), 0);
+	for (int i = 0; i < 1000 && !o.called; i++)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_true(o.called);
+	assert_string_equal(answer_rdata(o.p, LDNS_RR_TYPE_A, buf, sizeof(buf)), "192.0.2.1");
+	ldns_pkt_free(o.p);
 }
 
 static void
@@ -1635,6 +1715,9 @@ main(void)
 		T(popular_names_are_prefetched_near_expiry),
 		T(timeout_moves_on_to_another_server),
 		T(lame_server_is_skipped),
+		T(use_0x20_mixes_case_and_rejects_replies_that_do_not_echo_it),
+		T(ipv6_only_glueless_name_server_is_found_by_aaaa),
+		T(submit_from_another_thread_answers_on_the_loop),
 		T(reply_with_wrong_id_is_not_believed),
 		T(reply_with_wrong_question_is_not_believed),
 		T(unsolicited_records_are_not_cached),
