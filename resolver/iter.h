@@ -20,20 +20,25 @@
 #define ITER_RTO_MAX 12000
 #define ITER_LAME_TTL 900       /* s: a server lame for a zone is skipped this long */
 
-/* What we know of one upstream address (the "infrastructure cache"). */
+#define ITER_LAME_SLOTS 4       /* zones one address can be remembered lame for */
+#define INFRA_BUCKETS 1024
+#define INFRA_MAX 4096          /* addresses remembered; idle ones are evicted past this */
+
+/* What we know of one upstream address (the "infrastructure cache"). Allocated one by
+ * one, so pointers stay valid until the entry is evicted (never while queries to it are
+ * outstanding). */
 struct infra {
+	struct infra *hnext;
 	struct resolver_addr addr;
 	uint32_t srtt, rttvar, rto;     /* ms */
 	bool known;                     /* answered at least once */
 	bool no_edns;                   /* failed EDNS: ask without OPT (RFC 6891 7) */
 	unsigned outstanding;
 	unsigned timeouts;              /* consecutive */
-};
-
-struct lame {
-	uint8_t zone[DNAME_MAXLEN];
-	struct resolver_addr addr;
-	int64_t until_ms;
+	struct {
+		uint8_t zone[DNAME_MAXLEN];
+		int64_t until_ms;
+	} lame[ITER_LAME_SLOTS];
 };
 
 /* One NS of the delegation being used. */
@@ -87,8 +92,12 @@ struct waiter {
 
 #define REQ_MAX_TASKS 48
 
+#define REQ_BUCKETS 4096
+
 struct request {
-	struct request *next, *prev;
+	struct request *next, *prev;    /* every request (for shutdown) */
+	struct request *hnext;          /* same bucket of resolver.rtab (for joins) */
+	unsigned bucket;
 	struct resolver *r;
 	struct resolver_question key;   /* lower-case qname */
 	struct waiter *waiters;
@@ -123,11 +132,11 @@ struct resolver {
 	struct resolver_cache *cache;
 	struct resolver_transport *t;
 	struct resolver_stats stats;
-	struct infra *infra;
-	size_t ninfra, cinfra;
-	struct lame *lames;
-	size_t nlames, clames;
+	struct infra *infra[INFRA_BUCKETS];
+	size_t ninfra;
+	unsigned infra_cursor;          /* where eviction looks next */
 	struct request *requests;
+	struct request *rtab[REQ_BUCKETS];
 	unsigned nrequests;
 	struct client_count *clients[256];
 	bool primed, priming;
@@ -141,7 +150,9 @@ struct resolver {
 };
 
 /* servers.c */
+/* The entry for a (created when new), or NULL when out of memory or full of busy ones. */
 struct infra *iter__infra(struct resolver *r, const struct resolver_addr *a);
+void iter__infra_free(struct resolver *r);
 void iter__rtt_update(struct infra *inf, uint32_t rtt_ms);
 void iter__timeout(struct infra *inf);
 bool iter__is_lame(struct resolver *r, const uint8_t *zone, const struct resolver_addr *a);

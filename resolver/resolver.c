@@ -51,8 +51,7 @@ on_async_closed(uv_handle_t *h)
 	struct resolver *r = h->data;
 	pthread_mutex_destroy(&r->qlock);
 	secure__fini(r);
-	free(r->infra);
-	free(r->lames);
+	iter__infra_free(r);
 	free(r);
 }
 
@@ -223,10 +222,25 @@ on_timer_closed(uv_handle_t *h)
 	free(req);
 }
 
+static unsigned
+key_bucket(const struct resolver_question *k)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0, n = dname_len(k->qname); i < n; i++)
+		h = (h ^ k->qname[i]) * 16777619u;     /* keys are lower case */
+	h = (h ^ k->qtype) * 16777619u;
+	return h % REQ_BUCKETS;
+}
+
 static void
 request_unlink(struct request *req)
 {
 	struct resolver *r = req->r;
+	struct request **pp = &r->rtab[req->bucket];
+	while (*pp != NULL && *pp != req)
+		pp = &(*pp)->hnext;
+	if (*pp == req)
+		*pp = req->hnext;
 	if (req->prev != NULL)
 		req->prev->next = req->next;
 	else
@@ -339,7 +353,7 @@ request_go(struct request *req)
 static struct request *
 request_find(struct resolver *r, const struct resolver_question *key)
 {
-	for (struct request *req = r->requests; req != NULL; req = req->next) {
+	for (struct request *req = r->rtab[key_bucket(key)]; req != NULL; req = req->hnext) {
 		if (req->key.qtype == key->qtype && req->key.qclass == key->qclass &&
 		    req->key.checking_disabled == key->checking_disabled &&
 		    dname_equal(req->key.qname, key->qname))
@@ -368,6 +382,9 @@ request_new(struct resolver *r, const struct resolver_question *key)
 	if (r->requests != NULL)
 		r->requests->prev = req;
 	r->requests = req;
+	req->bucket = key_bucket(key);
+	req->hnext = r->rtab[req->bucket];
+	r->rtab[req->bucket] = req;
 	r->nrequests++;
 	return req;
 }

@@ -26,38 +26,81 @@ random32(struct resolver *r)
 	return (uint32_t)iter__random16(r) << 16 | iter__random16(r);
 }
 
+static unsigned
+addr_hash(const struct resolver_addr *a)
+{
+	const uint8_t *p = (const uint8_t *)&a->u;
+	uint32_t h = 2166136261u;
+
+	/* Family, port and address: the first len octets of the sockaddr, minus the
+	 * sin6_flowinfo/scope fields which are zero for addresses we build. */
+	for (socklen_t i = 0; i < a->len; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h % INFRA_BUCKETS;
+}
+
+static struct infra *
+infra_find(struct resolver *r, const struct resolver_addr *a)
+{
+	for (struct infra *inf = r->infra[addr_hash(a)]; inf != NULL; inf = inf->hnext) {
+		if (resolver_addr_equal(&inf->addr, a))
+			return inf;
+	}
+	return NULL;
+}
+
+/* Frees one idle entry, scanning buckets round-robin from a cursor. */
+static bool
+infra_evict(struct resolver *r)
+{
+	for (unsigned n = 0; n < INFRA_BUCKETS; n++) {
+		unsigned b = (r->infra_cursor + n) % INFRA_BUCKETS;
+		for (struct infra **pp = &r->infra[b]; *pp != NULL; pp = &(*pp)->hnext) {
+			struct infra *inf = *pp;
+			if (inf->outstanding != 0)
+				continue;
+			*pp = inf->hnext;
+			free(inf);
+			r->ninfra--;
+			r->infra_cursor = b + 1;
+			return true;
+		}
+	}
+	return false;
+}
+
 struct infra *
 iter__infra(struct resolver *r, const struct resolver_addr *a)
 {
-	for (size_t i = 0; i < r->ninfra; i++) {
-		if (resolver_addr_equal(&r->infra[i].addr, a))
-			return &r->infra[i];
-	}
-	if (r->ninfra == r->cinfra) {
-		/* Bounded: past 4096 addresses forget the oldest half rather than grow. */
-		if (r->cinfra >= 4096) {
-			for (size_t i = 0; i < r->ninfra / 2; i++) {
-				if (r->infra[i].outstanding != 0)
-					return NULL;
-			}
-			memmove(r->infra, r->infra + r->ninfra / 2,
-			        (r->ninfra - r->ninfra / 2) * sizeof(*r->infra));
-			r->ninfra -= r->ninfra / 2;
-		} else {
-			size_t nc = r->cinfra ? r->cinfra * 2 : 64;
-			struct infra *ni = realloc(r->infra, nc * sizeof(*ni));
-			if (ni == NULL)
-				return NULL;
-			r->infra = ni;
-			r->cinfra = nc;
-		}
-	}
-	struct infra *inf = &r->infra[r->ninfra++];
-	memset(inf, 0, sizeof(*inf));
+	struct infra *inf = infra_find(r, a);
+	if (inf != NULL)
+		return inf;
+	if (r->ninfra >= INFRA_MAX && !infra_evict(r))
+		return NULL;
+	inf = calloc(1, sizeof(*inf));
+	if (inf == NULL)
+		return NULL;
 	inf->addr = *a;
 	inf->srtt = ITER_RTT_UNKNOWN;
 	inf->rto = r->conf->query_timeout_ms;
+	unsigned b = addr_hash(a);
+	inf->hnext = r->infra[b];
+	r->infra[b] = inf;
+	r->ninfra++;
 	return inf;
+}
+
+void
+iter__infra_free(struct resolver *r)
+{
+	for (unsigned b = 0; b < INFRA_BUCKETS; b++) {
+		while (r->infra[b] != NULL) {
+			struct infra *inf = r->infra[b];
+			r->infra[b] = inf->hnext;
+			free(inf);
+		}
+	}
+	r->ninfra = 0;
 }
 
 void
@@ -91,11 +134,12 @@ iter__timeout(struct infra *inf)
 bool
 iter__is_lame(struct resolver *r, const uint8_t *zone, const struct resolver_addr *a)
 {
+	struct infra *inf = infra_find(r, a);
+	if (inf == NULL)
+		return false;
 	int64_t now = cache__now_ms(r->cache);
-
-	for (size_t i = 0; i < r->nlames; i++) {
-		struct lame *l = &r->lames[i];
-		if (l->until_ms > now && resolver_addr_equal(&l->addr, a) && dname_equal(l->zone, zone))
+	for (int i = 0; i < ITER_LAME_SLOTS; i++) {
+		if (inf->lame[i].until_ms > now && dname_equal(inf->lame[i].zone, zone))
 			return true;
 	}
 	return false;
@@ -104,32 +148,21 @@ iter__is_lame(struct resolver *r, const uint8_t *zone, const struct resolver_add
 void
 iter__set_lame(struct resolver *r, const uint8_t *zone, const struct resolver_addr *a)
 {
-	int64_t now = cache__now_ms(r->cache);
-	size_t slot = r->nlames;
-
-	for (size_t i = 0; i < r->nlames; i++) {
-		if (r->lames[i].until_ms <= now) {
+	struct infra *inf = iter__infra(r, a);
+	if (inf == NULL)
+		return;
+	int slot = 0;
+	for (int i = 0; i < ITER_LAME_SLOTS; i++) {
+		/* The same zone again, else the slot that expires first. */
+		if (dname_equal(inf->lame[i].zone, zone) && inf->lame[i].until_ms != 0) {
 			slot = i;
 			break;
 		}
+		if (inf->lame[i].until_ms < inf->lame[slot].until_ms)
+			slot = i;
 	}
-	if (slot == r->nlames) {
-		if (r->nlames == r->clames) {
-			size_t nc = r->clames ? r->clames * 2 : 32;
-			if (nc > 4096)
-				return;     /* full of live entries: stop remembering, still skip per task */
-			struct lame *nl = realloc(r->lames, nc * sizeof(*nl));
-			if (nl == NULL)
-				return;
-			r->lames = nl;
-			r->clames = nc;
-		}
-		r->nlames++;
-	}
-	struct lame *l = &r->lames[slot];
-	memcpy(l->zone, zone, dname_len(zone));
-	l->addr = *a;
-	l->until_ms = now + ITER_LAME_TTL * 1000LL;
+	memcpy(inf->lame[slot].zone, zone, dname_len(zone));
+	inf->lame[slot].until_ms = cache__now_ms(r->cache) + ITER_LAME_TTL * 1000LL;
 }
 
 int
