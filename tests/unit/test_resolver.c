@@ -26,7 +26,7 @@
 /* ---- the scripted upstream ----------------------------------------------------------- */
 
 enum behaviour { B_NORMAL, B_SILENT, B_TC_UDP, B_FORMERR_EDNS, B_WRONG_ID, B_WRONG_QUESTION,
-                 B_DROP_EDNS, B_LOWER_CASE };
+                 B_DROP_EDNS, B_LOWER_CASE, B_GARBAGE };
 
 struct entry {
 	const char *server;         /* "127.0.0.3" */
@@ -188,6 +188,11 @@ script_send(void *ctx, const struct resolver_upstream_query *uq, resolver_reply_
 		}
 	}
 	assert_int_equal(ldns_pkt2wire(&q->reply, rp, &q->len), LDNS_STATUS_OK);
+	if (e != NULL && e->b == B_GARBAGE) {
+		/* Right ID and question, then an answer record cut off in its RDATA. */
+		q->reply[7] = 1;
+		q->len -= 3;
+	}
 	ldns_pkt_free(rp);
 	ldns_pkt_free(qp);
 	uv_timer_start(&q->timer, sq_fire, 0, 0);
@@ -869,6 +874,15 @@ reply_with_wrong_id_is_not_believed(void **state)
 {
 	struct fixture *f = *state;
 	two_servers(&f->s, B_WRONG_ID, "www.example.com. 86400 IN A 6.6.6.6");
+	start(f);
+	assert_not_poisoned(f);
+}
+
+static void
+malformed_reply_is_not_believed(void **state)
+{
+	struct fixture *f = *state;
+	two_servers(&f->s, B_GARBAGE, "www.example.com. 86400 IN A 6.6.6.6");
 	start(f);
 	assert_not_poisoned(f);
 }
@@ -1720,6 +1734,7 @@ main(void)
 		T(submit_from_another_thread_answers_on_the_loop),
 		T(reply_with_wrong_id_is_not_believed),
 		T(reply_with_wrong_question_is_not_believed),
+		T(malformed_reply_is_not_believed),
 		T(unsolicited_records_are_not_cached),
 		T(nxns_delegation_is_capped),
 		T(upstream_query_cap_stops_a_resolution),
