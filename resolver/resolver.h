@@ -191,7 +191,7 @@ enum {
 /* The outcome: a complete DNS response in wire form, ID 0, QR=1 RD=1 RA=1, the question
  * as asked, answer and authority sections, no additional section and no OPT: the server
  * patches the ID and RD bit, adds its OPT (with the EDE if ede >= 0) and truncates for
- * UDP (answer_... encoders). wire is borrowed for the call of done(). */
+ * UDP: resolver_reply_finish() does all of that. wire is borrowed for the call of done(). */
 struct resolver_result {
 	const uint8_t *wire;
 	size_t len;
@@ -234,6 +234,26 @@ size_t resolver_cache_answer(struct resolver_cache *c, const struct resolver_que
 
 /* Thread-safe: refreshes q in the background (RFC 8767-style prefetch, as Unbound's). */
 int resolver_prefetch(struct resolver *r, const struct resolver_question *q);
+
+/* How one client's reply differs from the shared response. */
+struct resolver_reply_params {
+	uint16_t id;
+	bool rd, cd;                /* echoed from the query */
+	bool ad_ok;                 /* the query had DO or AD: AD may be kept (RFC 6840 5.8) */
+	bool edns;                  /* the query had OPT: the reply gets one */
+	bool dnssec_ok;             /* DO, echoed in the OPT */
+	uint16_t max_size;          /* UDP: min(client's size, ours), at least 512 (RFC 6891
+	                               6.2.5) or 512 without EDNS; TCP: 65535 */
+	uint16_t our_edns_size;     /* advertised in our OPT (1232) */
+};
+
+/* Finishes a response from resolver_cache_answer() or struct resolver_result (copied to
+ * buf, len octets, cap the buffer size) for one client, in place: ID, RD, CD, AD, OPT
+ * with the EDE option when ede >= 0 (RFC 8914), and TC with the question only when it does
+ * not fit max_size. Returns the new length, or 0 if buf holds no such response. Any
+ * thread, no allocation. */
+size_t resolver_reply_finish(uint8_t *buf, size_t len, size_t cap,
+                             const struct resolver_reply_params *p, int ede);
 
 /* Counters of one resolver (loop thread writes, readers take a relaxed view). */
 struct resolver_stats {

@@ -1194,6 +1194,50 @@ better_ranked_data_is_not_replaced_by_glue(void **state)
 	resolver_cache_free(c);
 }
 
+static void
+reply_finish_sets_id_flags_opt_ede_and_truncates(void **state)
+{
+	struct fixture *f = *state;
+	example_delegation(&f->s);
+	www_answer(&f->s, EXAMPLE);
+	start(f);
+	ldns_pkt_free(resolve(f, "www.example.com.", LDNS_RR_TYPE_A, NULL));
+	struct resolver_question q;
+	uint8_t wire[1024], rcode;
+	bool refresh;
+	question(&q, "www.example.com.", LDNS_RR_TYPE_A);
+	size_t n = resolver_cache_answer(f->cache, &q, wire, sizeof(wire), &rcode, &refresh);
+	assert_true(n > 0);
+	struct resolver_reply_params rp = { .id = 0xbeef, .rd = true, .edns = true,
+	                                    .dnssec_ok = true, .max_size = 1232,
+	                                    .our_edns_size = 1232 };
+	size_t m = resolver_reply_finish(wire, n, sizeof(wire), &rp, RESOLVER_EDE_STALE_ANSWER);
+	assert_true(m > n);
+	ldns_pkt *p = NULL;
+	assert_int_equal(ldns_wire2pkt(&p, wire, m), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_id(p), 0xbeef);
+	assert_true(ldns_pkt_rd(p) && ldns_pkt_ra(p) && ldns_pkt_qr(p));
+	assert_false(ldns_pkt_tc(p));
+	assert_int_equal(ldns_pkt_ancount(p), 1);
+	assert_int_equal(ldns_pkt_edns_udp_size(p), 1232);
+	assert_true(ldns_pkt_edns_do(p));
+	ldns_rdf *opt = ldns_pkt_edns_data(p);
+	assert_non_null(opt);
+	static const uint8_t ede3[] = { 0, 15, 0, 2, 0, 3 };
+	assert_int_equal(ldns_rdf_size(opt), 6);
+	assert_memory_equal(ldns_rdf_data(opt), ede3, 6);
+	ldns_pkt_free(p);
+	/* Too big for the client's size: header and question with TC. */
+	n = resolver_cache_answer(f->cache, &q, wire, sizeof(wire), &rcode, &refresh);
+	rp = (struct resolver_reply_params){ .id = 1, .max_size = 40 };
+	m = resolver_reply_finish(wire, n, sizeof(wire), &rp, -1);
+	assert_int_equal(m, 12 + 17 + 4);
+	assert_int_equal(ldns_wire2pkt(&p, wire, m), LDNS_STATUS_OK);
+	assert_true(ldns_pkt_tc(p));
+	assert_int_equal(ldns_pkt_ancount(p), 0);
+	ldns_pkt_free(p);
+}
+
 /* ---- configuration and ACL ------------------------------------------------------------ */
 
 /* ---- DNSSEC: a signed hierarchy built in the test ----------------------------------- */
@@ -1752,6 +1796,7 @@ main(void)
 		T(secure_denials_get_ad),
 		T(insecure_delegation_answers_without_ad),
 		T(per_client_limit_refuses_more_work),
+		T(reply_finish_sets_id_flags_opt_ede_and_truncates),
 		cmocka_unit_test(cache_stays_within_its_size_with_eviction),
 		cmocka_unit_test(better_ranked_data_is_not_replaced_by_glue),
 		cmocka_unit_test(config_section_sets_every_key),
