@@ -226,6 +226,9 @@ put_referral(struct resp *rs, const struct zones_result *res, const uint8_t *nam
 {
 	const uint8_t *cut = dname_suffix(name, res->node_labels);
 
+	/* Rate limiting counts referrals per delegation; a cut inside a DNAME's synthesised
+	 * name (answer_zones()' stack) does not live long enough: the zone then. */
+	rs->rrl_name = name == rs->q->qname ? cut : res->zone.apex;
 	rs->section = 1;
 	if (!answer__add(rs, cut, &res->rrset, res->rrset.ttl))
 		return;
@@ -500,6 +503,7 @@ answer_zones(struct resp *rs)
 		case ZONES_NXDOMAIN:
 			/* RFC 6604 3: after a CNAME chain the RCODE describes the last name. */
 			rs->rcode = RCODE_NXDOMAIN;
+			rs->rrl_name = res.zone.apex;   /* RRL: per zone */
 			put_negative(rs, &res, name, kind);
 			break;
 		case ZONES_DELEGATION:
@@ -596,6 +600,8 @@ opt_size(const struct resp *rs)
 		n += 4 + conf->nsid_len;
 	if (rs->q->ecs)
 		n += 4 + 4 + rs->q->ecs_addr_len;
+	if (rs->cookie_len > 0)
+		n += 4u + rs->cookie_len;
 	return n;
 }
 
@@ -610,7 +616,8 @@ put_opt(struct resp *rs)
 	const struct answer_conf *conf = rs->ctx->conf;
 	const struct query *q = rs->q;
 	bool nsid = q->nsid && conf->nsid != NULL && conf->nsid_len > 0;
-	size_t rdlen = (nsid ? 4 + conf->nsid_len : 0) + (q->ecs ? 8u + q->ecs_addr_len : 0);
+	size_t rdlen = (nsid ? 4 + conf->nsid_len : 0) + (q->ecs ? 8u + q->ecs_addr_len : 0) +
+	               (rs->cookie_len > 0 ? 4u + rs->cookie_len : 0);
 
 	wire_put_u8(&rs->w, 0);
 	wire_put_u16(&rs->w, TYPE_OPT);
@@ -631,6 +638,12 @@ put_opt(struct resp *rs)
 		wire_put_u8(&rs->w, q->ecs_source);
 		wire_put_u8(&rs->w, rs->ecs_scope);
 		wire_put_bytes(&rs->w, q->ecs_addr, q->ecs_addr_len);
+	}
+	if (rs->cookie_len > 0) {
+		/* RFC 7873 5.2.3-5.2.5: the client cookie and our server cookie. */
+		wire_put_u16(&rs->w, OPT_COOKIE);
+		wire_put_u16(&rs->w, rs->cookie_len);
+		wire_put_bytes(&rs->w, rs->cookie, rs->cookie_len);
 	}
 	if (!rs->w.overflow)
 		rs->count[2]++;
@@ -772,6 +785,9 @@ answer_query(struct answer_ctx *ctx, const struct answer_client *cl, const uint8
 	rs.section = 0;
 	rs.count[0] = rs.count[1] = rs.count[2] = 0;
 	rs.naddl = rs.nproofs = 0;
+	rs.rrl_name = NULL;
+	rs.cookie_len = 0;
+	enum cookie_state cookie = v == QUERY_OK ? answer__cookie(&rs, cl) : COOKIE_NONE;
 	/* A FORMERR carries no OPT: the OPT may be what was malformed. */
 	bool edns = query.edns && v != QUERY_FORMERR;
 	size_t limit = size_limit(ctx, cl, &query, cap);
@@ -792,8 +808,12 @@ answer_query(struct answer_ctx *ctx, const struct answer_client *cl, const uint8
 		 * case is kept (RFC 4343 4.1). */
 		wire_writer_remember(&rs.w, 12);
 	}
+	struct wire_mark qend = wire_writer_mark(&rs.w);
 
-	answer_sections(&rs, v);
+	if (!answer__cookie_required(&rs, cl, cookie))
+		answer_sections(&rs, v);
+	if (!answer__rrl(&rs, cl, cookie, qend))
+		return 0;
 
 	if (edns) {
 		rs.w.cap = limit;
@@ -802,7 +822,7 @@ answer_query(struct answer_ctx *ctx, const struct answer_client *cl, const uint8
 	put_header(&rs);
 	if (rs.rcode < 16)
 		ctx->stats->rcode[rs.rcode]++;
-	else
+	else if (rs.rcode == RCODE_BADVERS)
 		ctx->stats->badvers++;
 	if (rs.tc)
 		ctx->stats->truncated++;

@@ -37,6 +37,8 @@ static const struct conf_section sections[] = {
 	{ "log", parse_log },
 	{ "zones", parse_zones },
 	{ "gslb", parse_gslb },
+	{ "rrl", abuse_conf_parse_rrl },
+	{ "cookies", abuse_conf_parse_cookies },
 	{ "control", ops_conf_parse_control },
 	{ "metrics", ops_conf_parse_metrics },
 };

@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <yaml.h>
 
+#include "server/abuse.h"
+
 #define CONF_DEFAULT_PORT 53
 #define CONF_DEFAULT_DEV_PORT 5300          /* the built-in default configuration's port */
 #define CONF_MAX_WORKERS 256
@@ -65,6 +67,9 @@ struct daemon_conf {
 	 * is in force. */
 	struct gslb_conf *gslb;
 	bool gslb_enabled;
+
+	/* rrl: and cookies: (server/abuse_conf.c; published with the answer conf). */
+	struct abuse_conf abuse;
 
 	/* control: and metrics: (server/ops_conf.c; used by control.c and metrics.c). */
 	char *control_socket;       /* NULL: <state-dir>/control.sock */

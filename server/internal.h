@@ -10,6 +10,7 @@
 
 #include "lib/dname.h"
 #include "lib/wire.h"
+#include "server/abuse.h"
 #include "zones/zones.h"
 
 /* ---- the answer path (server/query.c, server/answer*.c) ---------------------------- */
@@ -27,6 +28,10 @@ struct answer_conf {
 	const uint8_t *nsid;        /* NSID option payload (RFC 5001); NULL: not sent */
 	size_t nsid_len;
 	bool gslb;                  /* a gslb: section is in force: dynamic names answer */
+	/* Abuse defences (server/abuse.h), NULL when off, in this conf's block: the rate-limit
+	 * table (shared by the workers, updated with atomics) and the cookie settings. */
+	struct rrl_table *rrl;
+	const struct cookie_conf *cookies;
 };
 
 /* Per-worker counters: plain integers owned by the worker thread; readers (stats,
@@ -44,6 +49,11 @@ struct answer_stats {
 	uint64_t gslb_answers;      /* answers for dynamic names (A/AAAA from a pool) */
 	uint64_t gslb_fallback;     /* ... of which nothing was healthy: the fallback answered */
 	uint64_t gslb_sorry;        /* ... of which the sorry pool answered */
+	uint64_t rrl_limited;       /* UDP answers over the rate limit (dropped or slipped) */
+	uint64_t rrl_slipped;       /* ... of which sent truncated (TC=1, no records) */
+	uint64_t cookies_valid;     /* queries with a valid server cookie of ours */
+	uint64_t cookies_new;       /* ... with a client cookie alone, or a stale or foreign one */
+	uint64_t badcookie;         /* BADCOOKIE answers (extended RCODE 23, not in rcode[]) */
 };
 
 /* Per-worker answer state (embedded in struct worker; answer_ctx_init()). */
@@ -77,6 +87,10 @@ struct query {
 	uint8_t ecs_source;
 	uint8_t ecs_addr_len;
 	uint8_t ecs_addr[16];
+	/* DNS COOKIE (RFC 7873 4), well-formed: 8 or 16..40 octets; the first option counts
+	 * (5.2: later ones are ignored). cookie_len 0: none. */
+	uint8_t cookie_len;
+	uint8_t cookie[40];
 };
 
 /* What query_parse() decided. */
@@ -141,6 +155,11 @@ struct resp {
 	const struct sockaddr *client;  /* the query's source (GSLB policies by client) */
 	uint16_t rcode;             /* 12 bits: the upper 8 go to the OPT */
 	uint16_t rrclass;           /* class of the records written (IN, or CH) */
+	/* What rate limiting counts the answer under (answer_abuse.c): the zone's apex for
+	 * NXDOMAIN, the cut for a referral; NULL otherwise. */
+	const uint8_t *rrl_name;
+	uint8_t cookie_len;         /* the COOKIE option to send (client + server), 0: none */
+	uint8_t cookie[24];
 	unsigned naddl;
 	struct addl addl[ANSWER_MAX_ADDL];
 	unsigned nproofs;           /* NSEC proving wildcard answers, written in authority */
@@ -171,6 +190,18 @@ void answer__put_denial(struct resp *rs, const struct zones_result *res, const u
 void answer__want_wildcard_proof(struct resp *rs, const struct zones_result *res,
                                  const uint8_t *name);
 void answer__put_proofs(struct resp *rs);
+
+/* answer_abuse.c: DNS cookies and rate limiting of the response being written. */
+/* Judges the query's COOKIE (when cookies are on) and sets the one to send back. */
+enum cookie_state answer__cookie(struct resp *rs, const struct answer_client *cl);
+/* With cookies.require, over UDP: BADCOOKIE (a client cookie without a valid server
+ * cookie) or TC=1 (no cookie at all) instead of an answer. True when it did so. */
+bool answer__cookie_required(struct resp *rs, const struct answer_client *cl,
+                             enum cookie_state cs);
+/* Rate limiting of the finished sections (UDP only): false when nothing is to be sent;
+ * a slipped answer is cut back to qend (the end of the question) with TC set. */
+bool answer__rrl(struct resp *rs, const struct answer_client *cl, enum cookie_state cs,
+                 struct wire_mark qend);
 /* DS of a signed referral, or the NSEC proving there is none (RFC 4035 3.1.4). */
 void answer__put_referral_ds(struct resp *rs, const struct zones_result *res,
                              const uint8_t *cut);

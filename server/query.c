@@ -45,6 +45,21 @@ parse_ecs(struct query *q, const uint8_t *p, uint16_t len)
 	return QUERY_OK;
 }
 
+/* DNS COOKIE (RFC 7873 4): a client cookie of 8 octets, optionally followed by a server
+ * cookie of 8 to 32; any other length is FORMERR (5.2.2). Only the first COOKIE option
+ * is used (5.2: the others are ignored). */
+static enum query_verdict
+parse_cookie(struct query *q, const uint8_t *p, uint16_t len)
+{
+	if (len != COOKIE_CLIENT_LEN && (len < 16 || len > COOKIE_MAX_LEN))
+		return QUERY_FORMERR;
+	if (q->cookie_len == 0) {
+		memcpy(q->cookie, p, len);
+		q->cookie_len = (uint8_t)len;
+	}
+	return QUERY_OK;
+}
+
 /* Parses the options of an OPT RR's RDATA (RFC 6891 6.1.2); unknown options are
  * skipped (6.1.2: "MUST be ignored"). */
 static enum query_verdict
@@ -63,6 +78,8 @@ parse_options(struct query *q, const uint8_t *p, size_t len)
 		if (code == OPT_NSID)
 			q->nsid = true;
 		else if (code == OPT_ECS && parse_ecs(q, data, olen) != QUERY_OK)
+			return QUERY_FORMERR;
+		else if (code == OPT_COOKIE && parse_cookie(q, data, olen) != QUERY_OK)
 			return QUERY_FORMERR;
 	}
 	return QUERY_OK;
@@ -133,6 +150,7 @@ query_parse(struct query *q, const uint8_t *pkt, size_t len)
 	q->qname_len = 0;
 	q->qtype = q->qclass = q->edns_size = 0;
 	q->edns_version = 0;
+	q->cookie_len = 0;
 	if (len < 12 || (pkt[2] & 0x80) != 0)
 		return QUERY_DROP;  /* nothing to answer, or an answer: never reply to one */
 

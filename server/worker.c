@@ -23,13 +23,16 @@ daemon_answer_conf_new(const struct daemon_conf *c)
 {
 	size_t idlen = c->identity != NULL ? strlen(c->identity) + 1 : 0;
 	size_t verlen = c->version != NULL ? strlen(c->version) + 1 : 0;
-	size_t n = sizeof(struct answer_conf) + idlen + verlen + c->nsid_len;
+	size_t abuse = abuse_publish_size(&c->abuse);
+	size_t n = sizeof(struct answer_conf) + abuse + idlen + verlen + c->nsid_len;
 
 	/* One block, so retiring it is one free() and the strings die with it. */
 	struct answer_conf *ac = calloc(1, n);
 	if (ac == NULL)
 		return NULL;
-	char *p = (char *)(ac + 1);
+	/* The rate-limit table and the cookie settings first, where the block is aligned. */
+	abuse_publish(&c->abuse, ac + 1, &ac->rrl, &ac->cookies);
+	char *p = (char *)(ac + 1) + abuse;
 	ac->edns_size = c->edns_size;
 	if (idlen > 0) {
 		memcpy(p, c->identity, idlen);
