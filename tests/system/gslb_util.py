@@ -42,8 +42,9 @@ ns.sub   IN A   192.0.2.54
 # ---- the daemon ---------------------------------------------------------------------------
 
 def start_gslb(workdir, gslb_yaml, zone_text=ZONE, port=None, workers=1, wait=True,
-               log_level="info", extra_yaml=""):
-    """signpostd -f -c conf with zone example.test. and the given gslb: section text."""
+               log_level="info", extra_yaml="", cpu=None):
+    """signpostd -f -c conf with zone example.test. and the given gslb: section text
+    (pinned to cpu with taskset when given)."""
     os.makedirs(workdir, exist_ok=True)
     port = port or dnsutil.free_port()
     conf, zl = dnsutil.write_signpost_conf(workdir, port, [("example.test.", "example.test.zone",
@@ -53,6 +54,8 @@ def start_gslb(workdir, gslb_yaml, zone_text=ZONE, port=None, workers=1, wait=Tr
         f.write(extra_yaml)
         f.write(gslb_yaml)
     argv = [os.path.join(dnsutil.build_dir(), "signpostd"), "-f", "-c", conf]
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu)] + argv
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
@@ -60,7 +63,7 @@ def start_gslb(workdir, gslb_yaml, zone_text=ZONE, port=None, workers=1, wait=Tr
     s.conf_path = conf
     s.zones = zl
     if wait:
-        s.wait_for_soa("example.test.")
+        s.wait_for_soa("example.test.", timeout=30)
     return s
 
 
