@@ -36,6 +36,7 @@ struct vjob {
 	ldns_pkt *resp;
 	struct dnssec_budget budget;
 	uint8_t need[MAX_SIGNERS][DNAME_MAXLEN];
+	bool need_all[MAX_SIGNERS];
 	unsigned nneed, ineed;
 	uint8_t chain[DNAME_MAXLABELS + 1][DNAME_MAXLEN];
 	unsigned nchain, ichain;
@@ -141,46 +142,33 @@ signer_of(const ldns_rr_list *list, const ldns_rdf *owner, ldns_rr_type type)
 	return NULL;
 }
 
-/* The deepest cached zone cut at or above name (where unsigned data would live). */
+/* Adds a zone whose keys the verdict needs. all: the name of unsigned data, whose chain
+ * has to be followed label by label until a proven insecure delegation (or the proof that
+ * the data should have been signed): its zone cuts may be unknown to the cache. */
 static void
-closest_cut(struct resolver *r, const uint8_t *name, uint8_t *out)
+need_zone(struct vjob *j, const uint8_t *zone, bool all)
 {
-	for (int l = (int)dname_labels(name); l > 0; l--) {
-		const uint8_t *z = dname_suffix(name, (unsigned)l);
-		const struct cache_entry *e = cache__get(r->cache, z, LDNS_RR_TYPE_NS,
-		                                         LDNS_RR_CLASS_IN, RANK_AUTH_NONAA, 0);
-		if (e != NULL) {
-			cache__put(r->cache, e);
-			dname_copy_lower(out, z);
+	for (unsigned i = 0; i < j->nneed; i++) {
+		if (dname_equal(j->need[i], zone)) {
+			j->need_all[i] |= all;
 			return;
 		}
 	}
-	out[0] = 0;
-}
-
-static void
-need_zone(struct vjob *j, const uint8_t *zone)
-{
-	for (unsigned i = 0; i < j->nneed; i++) {
-		if (dname_equal(j->need[i], zone))
-			return;
-	}
-	if (j->nneed < MAX_SIGNERS)
+	if (j->nneed < MAX_SIGNERS) {
+		j->need_all[j->nneed] = all;
 		dname_copy_lower(j->need[j->nneed++], zone);
+	}
 }
 
 static void
 need_signer(struct vjob *j, const ldns_rr_list *sec, const ldns_rdf *owner, ldns_rr_type type)
 {
 	const ldns_rdf *s = signer_of(sec, owner, type);
-	uint8_t z[DNAME_MAXLEN];
 
-	if (s != NULL && ldns_dname_is_subdomain(owner, s)) {
-		need_zone(j, ldns_rdf_data(s));
-	} else if (s == NULL || ldns_dname_compare(owner, s) == 0) {
-		closest_cut(j->r, ldns_rdf_data(owner), z);
-		need_zone(j, s ? ldns_rdf_data(s) : z);
-	}
+	if (s != NULL && (ldns_dname_is_subdomain(owner, s) || ldns_dname_compare(owner, s) == 0))
+		need_zone(j, ldns_rdf_data(s), false);
+	else if (s == NULL)
+		need_zone(j, ldns_rdf_data(owner), true);
 }
 
 /* ---- the chain of trust --------------------------------------------------------------- */
@@ -201,7 +189,7 @@ fetch(struct vjob *j, const uint8_t *name, uint16_t type)
 
 /* The zones from the anchor down to S that are zone cuts as far as the cache knows. */
 static bool
-build_chain(struct vjob *j, const uint8_t *s)
+build_chain(struct vjob *j, const uint8_t *s, bool all)
 {
 	ldns_rdf *sn = ldns_dname_new_frm_data((uint16_t)dname_len(s), s);
 	j->anchor = sn ? dnssec_anchors_find(j->r->conf->anchors, sn) : NULL;
@@ -214,9 +202,9 @@ build_chain(struct vjob *j, const uint8_t *s)
 	dname_copy_lower(j->chain[j->nchain++], a);
 	for (unsigned l = al + 1; l <= sl; l++) {
 		const uint8_t *x = dname_suffix(s, l);
-		const struct cache_entry *e = l == sl ? NULL :
+		const struct cache_entry *e = l == sl || all ? NULL :
 			cache__get(j->r->cache, x, LDNS_RR_TYPE_NS, LDNS_RR_CLASS_IN, RANK_AUTH_NONAA, 0);
-		if (l == sl || e != NULL)
+		if (l == sl || all || e != NULL)
 			dname_copy_lower(j->chain[j->nchain++], x);
 		cache__put(j->r->cache, e);
 	}
@@ -231,7 +219,7 @@ static void
 walk(struct vjob *j)
 {
 	while (j->ineed < j->nneed) {
-		if (j->nchain == 0 && !build_chain(j, j->need[j->ineed])) {
+		if (j->nchain == 0 && !build_chain(j, j->need[j->ineed], j->need_all[j->ineed])) {
 			j->ineed++;     /* no anchor covers it: insecure (RFC 4035 4.3) */
 			continue;
 		}
@@ -294,6 +282,40 @@ got_dnskey(struct vjob *j, const uint8_t *x, ldns_pkt *p)
 
 /* The DS set of chain[ichain] from its parent: verified with the parent's keys, or its
  * absence proven (an insecure delegation), or not a zone cut after all. */
+/* The zone that signed a DS answer (or its denial): its parent as the server sees it. */
+static const ldns_rdf *
+ds_signer(ldns_pkt *p, const ldns_rdf *xn)
+{
+	const ldns_rdf *s = signer_of(ldns_pkt_answer(p), xn, LDNS_RR_TYPE_DS);
+	ldns_rr_list *auth = ldns_pkt_authority(p);
+	for (size_t i = 0; s == NULL && i < ldns_rr_list_rr_count(auth); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(auth, i);
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG && ldns_rr_rd_count(rr) >= 8)
+			s = ldns_rr_rrsig_signame(rr);
+	}
+	return s;
+}
+
+/* A zone cut the cache did not know of (one server answering for parent and child hides
+ * referrals): when the DS of x is signed by a zone between the chain's previous zone and
+ * x, that zone goes into the chain first. Returns true if it did. */
+static bool
+insert_signer(struct vjob *j, ldns_pkt *p, const ldns_rdf *xn)
+{
+	const ldns_rdf *s = ds_signer(p, xn);
+	if (s == NULL || j->nchain > DNAME_MAXLABELS)
+		return false;
+	const uint8_t *sw = ldns_rdf_data(s), *prev = j->chain[j->ichain - 1];
+	if (dname_equal(sw, prev) || !dname_is_subdomain(sw, prev) ||
+	    !dname_is_subdomain(ldns_rdf_data(xn), sw) || dname_equal(sw, ldns_rdf_data(xn)))
+		return false;
+	memmove(j->chain[j->ichain + 1], j->chain[j->ichain],
+	        (j->nchain - j->ichain) * sizeof(j->chain[0]));
+	dname_copy_lower(j->chain[j->ichain], sw);
+	j->nchain++;
+	return true;
+}
+
 static void
 got_ds(struct vjob *j, const uint8_t *x, ldns_pkt *p)
 {
@@ -306,6 +328,11 @@ got_ds(struct vjob *j, const uint8_t *x, ldns_pkt *p)
 
 	memset(&st, 0, sizeof(st));
 	st.ede = DNSSEC_EDE_BOGUS;
+	if (xn != NULL && insert_signer(j, p, xn)) {
+		ldns_rr_list_free(ds);
+		ldns_rdf_deep_free(xn);
+		return;     /* walk() fetches the signer zone's DS and keys first */
+	}
 	if (parent == NULL || parent->keys == NULL || ds == NULL) {
 		res = DNSSEC_BOGUS;
 	} else if (ldns_rr_list_rr_count(ds) > 0) {
@@ -396,8 +423,8 @@ zone_status(struct vjob *j, const uint8_t *s, const ldns_rr_list **keys, int *ed
 		struct keyzone *k = kz_find(j->r, dname_suffix(s, (unsigned)l));
 		if (k == NULL)
 			continue;
-		if (k->status == DNSSEC_SECURE && l != (int)dname_labels(s))
-			return DNSSEC_INDETERMINATE;    /* s itself never established */
+		/* The deepest zone the walk settled decides: below a secure zone with no
+		 * further delegation proven, data must be signed by that zone's keys. */
 		*keys = k->keys;
 		*ede = k->ede;
 		return k->status;
@@ -427,10 +454,7 @@ check_rrset(struct vjob *j, ldns_rr *first, int *ede, bool *wildcard)
 	const ldns_rr_list *keys = NULL;
 	struct dnssec_status st;
 
-	if (signer != NULL)
-		dname_copy_lower(zone, ldns_rdf_data(signer));
-	else
-		closest_cut(j->r, ldns_rdf_data(owner), zone);
+	dname_copy_lower(zone, ldns_rdf_data(signer != NULL ? signer : owner));
 	enum dnssec_result res = zone_status(j, zone, &keys, ede);
 	if (res != DNSSEC_SECURE) {
 		if (res == DNSSEC_BOGUS && *ede < 0)
@@ -532,10 +556,7 @@ evaluate(struct vjob *j)
 		}
 		uint8_t zone[DNAME_MAXLEN];
 		const ldns_rr_list *keys = NULL;
-		if (signer != NULL)
-			dname_copy_lower(zone, ldns_rdf_data(signer));
-		else
-			closest_cut(j->r, ldns_rdf_data(end), zone);
+		dname_copy_lower(zone, ldns_rdf_data(signer != NULL ? signer : end));
 		enum dnssec_result zs = zone_status(j, zone, &keys, &ede);
 		if (zs == DNSSEC_SECURE) {
 			struct dnssec_status st;
@@ -616,12 +637,11 @@ secure__start(struct request *req)
 			if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG && ldns_rr_rd_count(rr) >= 8)
 				signer = ldns_rr_rrsig_signame(rr);
 		}
-		uint8_t z[DNAME_MAXLEN];
-		if (signer != NULL && ldns_dname_is_subdomain(end, signer))
-			dname_copy_lower(z, ldns_rdf_data(signer));
+		if (signer != NULL && (ldns_dname_is_subdomain(end, signer) ||
+		                       ldns_dname_compare(end, signer) == 0))
+			need_zone(j, ldns_rdf_data(signer), false);
 		else
-			closest_cut(r, ldns_rdf_data(end), z);
-		need_zone(j, z);
+			need_zone(j, ldns_rdf_data(end), true);
 	}
 	walk(j);
 }

@@ -1572,6 +1572,71 @@ secure_denials_get_ad(void **state)
 }
 
 static void
+zone_cut_hidden_by_one_server_for_parent_and_child_is_found(void **state)
+{
+	struct fixture *f = *state;
+	struct signed_fixture z;
+	signed_hierarchy(f, &z);
+	f->conf->qname_minimisation = false;
+	/* The root's server also serves com. and example.com: it answers everything with AA
+	 * and never refers, so the cache knows no cut below the root; the signer of each DS
+	 * shows the chain (. -> com. -> example.com.). */
+	struct entry e[] = {
+		{ ROOT, "www.example.com.", false, LDNS_RR_TYPE_A, .aa = true,
+		  .an = signed_text(&z.example, "www.example.com. 300 IN A 192.0.2.1", false) },
+		{ ROOT, "example.com.", false, LDNS_RR_TYPE_DNSKEY, .aa = true,
+		  .an = signed_rr(&z.example, z.example.dnskey) },
+		{ ROOT, "example.com.", false, LDNS_RR_TYPE_DS, .aa = true,
+		  .an = signed_rr(&z.com, z.example.ds) },
+		{ ROOT, "com.", false, LDNS_RR_TYPE_DNSKEY, .aa = true,
+		  .an = signed_rr(&z.com, z.com.dnskey) },
+	};
+	for (size_t i = 0; i < sizeof(e) / sizeof(e[0]); i++)
+		add_front(&f->s, e[i]);
+	start(f);
+	struct outcome o = { 0 };
+	ldns_pkt *p = resolve(f, "www.example.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_true(o.ad);
+	ldns_pkt_free(p);
+	assert_int_equal(count_asked(&f->s, COM, NULL), 0);
+	assert_int_equal(count_asked(&f->s, EXAMPLE, NULL), 0);
+	signed_teardown(&z);
+}
+
+static void
+unsigned_data_behind_a_hidden_insecure_delegation_is_insecure(void **state)
+{
+	struct fixture *f = *state;
+	struct signed_fixture z;
+	signed_hierarchy(f, &z);
+	f->conf->qname_minimisation = false;
+	/* The root's server answers for com. and plain.com. too: www.plain.com comes unsigned
+	 * with AA and no referral, so the resolver must prove, label by label, where the
+	 * signed tree ends (.com's NSEC: plain.com has no DS). */
+	struct entry e[] = {
+		{ ROOT, "www.plain.com.", false, LDNS_RR_TYPE_A, .aa = true,
+		  .an = "www.plain.com. 300 IN A 192.0.2.12" },
+		{ ROOT, "plain.com.", false, LDNS_RR_TYPE_DS, .aa = true,
+		  .ns = cat(signed_text(&z.com, "com. 900 IN SOA a.com. b.com. 1 2 3 4 900", false),
+		            signed_text(&z.com, "plain.com. 900 IN NSEC zzz.com. NS RRSIG NSEC", false)) },
+		{ ROOT, "com.", false, LDNS_RR_TYPE_DNSKEY, .aa = true,
+		  .an = signed_rr(&z.com, z.com.dnskey) },
+	};
+	for (size_t i = 0; i < sizeof(e) / sizeof(e[0]); i++)
+		add_front(&f->s, e[i]);
+	start(f);
+	struct outcome o = { 0 };
+	char buf[64];
+	ldns_pkt *p = resolve(f, "www.plain.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_string_equal(answer_rdata(p, LDNS_RR_TYPE_A, buf, sizeof(buf)), "192.0.2.12");
+	assert_false(o.ad);
+	ldns_pkt_free(p);
+	signed_teardown(&z);
+}
+
+static void
 insecure_delegation_answers_without_ad(void **state)
 {
 	struct fixture *f = *state;
@@ -1794,6 +1859,8 @@ main(void)
 		T(key_not_matching_the_parent_ds_makes_the_zone_bogus),
 		T(missing_ds_without_proof_is_bogus_not_insecure),
 		T(secure_denials_get_ad),
+		T(zone_cut_hidden_by_one_server_for_parent_and_child_is_found),
+		T(unsigned_data_behind_a_hidden_insecure_delegation_is_insecure),
 		T(insecure_delegation_answers_without_ad),
 		T(per_client_limit_refuses_more_work),
 		T(reply_finish_sets_id_flags_opt_ede_and_truncates),
