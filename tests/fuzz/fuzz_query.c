@@ -358,6 +358,10 @@ walk(const uint8_t *p, size_t len, struct walk *w)
 					w->strict = true;       /* options past the RDATA */
 					break;
 				}
+				/* RFC 7871 6 and 7.1.2: a malformed CLIENT-SUBNET is FORMERR
+				 * (server/query.c parse_ecs()); ldns does not look inside. */
+				if (get16(p + o) == 8)
+					w->strict = true;
 				o += 4 + get16(p + o + 2);
 			}
 		} else if (type == LDNS_RR_TYPE_TSIG) {
