@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "server/config.h"
 #include "server/internal.h"
+#include "server/xfr.h"
 
 #define CONF_MAX_FILE (16u << 20)       /* a configuration larger than 16 MiB is a mistake */
 
@@ -41,6 +42,8 @@ static const struct conf_section sections[] = {
 	{ "cookies", abuse_conf_parse_cookies },
 	{ "control", ops_conf_parse_control },
 	{ "metrics", ops_conf_parse_metrics },
+	{ "keys", xfr_conf_parse_keys },
+	{ "transfers", xfr_conf_parse_transfers },
 };
 
 /* ---- errors and scalars ------------------------------------------------------------- */
@@ -552,7 +555,10 @@ parse_zone(struct conf_ctx *cx, yaml_node_t *item, size_t i, struct daemon_conf 
 			name_node = v;
 		else if (strcmp(key, "file") == 0)
 			file_node = v;
-		else
+		else if (xfr_conf_is_zone_key(key)) {
+			if ((rc = xfr_conf_zone_key(cx, c, c->nzones, path, key, v)) != 0)
+				return rc;
+		} else
 			return conf_error(cx, k, NULL, "unknown key '%s' in '%s'", key, path);
 	}
 	if (name_node == NULL)
@@ -689,6 +695,8 @@ conf_finish(struct conf_ctx *cx, struct daemon_conf *c)
 		if (rc != 0)
 			return rc;
 	}
+	if (xfr_conf_finish(cx, c) != 0)
+		return SP_ECONFIG;
 	if (c->state_dir == NULL && (c->state_dir = strdup(SP_STATEDIR)) == NULL)
 		return conf_error(cx, NULL, NULL, "out of memory");
 	/* Paths in the file are relative to the file, like the zone files, so the daemon
@@ -838,6 +846,7 @@ daemon_conf_free(struct daemon_conf *c)
 	}
 	free(c->zones);
 	gslb_conf_free(c->gslb);
+	xfr_conf_free(c->xfr);
 	free(c->listen);
 	free(c->path);
 	free(c->state_dir);

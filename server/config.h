@@ -68,6 +68,10 @@ struct daemon_conf {
 	struct gslb_conf *gslb;
 	bool gslb_enabled;
 
+	/* keys:, transfers: and the zones' provide-xfr/notify (server/xfr_conf.c); NULL
+	 * when the file has none of them. */
+	struct xfr_conf *xfr;
+
 	/* rrl: and cookies: (server/abuse_conf.c; published with the answer conf). */
 	struct abuse_conf abuse;
 

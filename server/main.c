@@ -25,6 +25,7 @@
 #include "lib/log.h"
 #include "server/daemon.h"
 #include "server/ops.h"
+#include "server/xfr.h"
 
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -58,6 +59,7 @@ struct daemon {
 
 	struct control *control;    /* the control socket (server/control.c) */
 	struct metrics *metrics;    /* HTTP metrics and status (server/metrics.c) */
+	struct xfr_runtime *xfr;    /* IXFR journal, NOTIFY (server/xfr.c) */
 	time_t started;
 };
 
@@ -604,7 +606,9 @@ reload(struct daemon *d, const char *path)
 		log_init("signpostd", (enum log_level)c->log_level, c->log_syslog);
 		apply_tcp_limits(d);
 	}
+	xfr_runtime_before_reload(d->xfr);
 	unsigned failed = reload_zones(d->db, d->conf);
+	xfr_runtime_after_reload(d->xfr, d->conf);
 	if (path != NULL) {
 		/* After the zones: dynamic names are checked against what they now hold. */
 		gslb_reload(d);
@@ -760,7 +764,11 @@ setup(struct daemon *d, const struct options *o)
 		return rc;
 	if (d->builtin)
 		reload_write_example(c);
+	if ((rc = xfr_runtime_start(uv_default_loop(), d->db, c, &d->xfr)) != 0)
+		return rc;
+	xfr_runtime_before_reload(d->xfr);
 	reload_zones(d->db, c);
+	xfr_runtime_after_reload(d->xfr, c);
 	if ((rc = drop_privileges(c)) != 0)
 		return rc;
 	/* After the privilege drop: the checker thread needs no privilege. */
@@ -781,6 +789,7 @@ teardown(struct daemon *d)
 		worker_join(&d->workers[i]);
 	for (unsigned i = 0; i < d->ninit; i++)
 		worker_deinit(&d->workers[i]);
+	xfr_unpublish_all();        /* no transfer can be starting any more */
 	free(d->workers);
 	/* The workers unregistered their readers as their threads ended. */
 	gslb_runtime_stop(atomic_exchange(&d->sh.gslb, NULL));
@@ -867,6 +876,8 @@ main(int argc, char **argv)
 	d.control = NULL;
 	metrics_stop(d.metrics);    /* before the workers and the database go away */
 	d.metrics = NULL;
+	xfr_runtime_stop(d.xfr);    /* its handles close in the loop run below */
+	d.xfr = NULL;
 	uv_walk(d.loop, close_walk, NULL);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	uv_loop_close(d.loop);

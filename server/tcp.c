@@ -14,6 +14,7 @@
 
 #include "lib/log.h"
 #include "server/daemon.h"
+#include "server/xfr.h"
 
 #define TCP_IN_INITIAL 4096
 #define TCP_OUT_INITIAL 4096
@@ -39,6 +40,7 @@ struct tcp_conn {
 	bool eof;               /* the client half-closed: answer what we have, then close */
 	bool closing;
 	bool msg_timer;         /* the timer bounds the message being received */
+	struct xfr_out *xfr;    /* an AXFR/IXFR answer being streamed (xfr_out.c) */
 };
 
 int
@@ -101,6 +103,7 @@ on_conn_handle_closed(uv_handle_t *h)
 	atomic_fetch_sub(&w->sh->tcp_total, 1);
 	if (c->counted)
 		atomic_fetch_sub(&w->sh->tcp_per_client[c->bucket], 1);
+	xfr_out_free(c->xfr);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -194,8 +197,26 @@ conn_queue(struct tcp_conn *c, const uint8_t *msg, size_t len)
 	return true;
 }
 
+/* Queues the next messages of the transfer in progress (a write's worth: the rest
+ * follows as the client reads), and ends it once complete. */
+static bool
+conn_xfr_fill(struct tcp_conn *c)
+{
+	while (c->xfr != NULL && c->out_len < XFR_QUEUE_AT) {
+		size_t len = xfr_out_next(c->xfr, c->w->tcp_scratch, TCP_MSG_MAX);
+		if (len == 0) {
+			xfr_out_free(c->xfr);
+			c->xfr = NULL;
+		} else if (!conn_queue(c, c->w->tcp_scratch, len)) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Answers every complete message in the input, in order, then writes the answers in
- * one uv_write and pauses reading until it is done. */
+ * one uv_write and pauses reading until it is done. A transfer request (AXFR, IXFR)
+ * goes to xfr_out.c, and the queries after it wait until its answer is complete. */
 static void
 conn_process(struct tcp_conn *c)
 {
@@ -205,12 +226,24 @@ conn_process(struct tcp_conn *c)
 
 	if (c->writing || c->closing)
 		return;
-	while (c->in_len - pos >= 2 && c->out_len < TCP_FLUSH_AT) {
+	while (c->xfr == NULL && c->in_len - pos >= 2 && c->out_len < TCP_FLUSH_AT) {
 		size_t mlen = (size_t)c->in[pos] << 8 | c->in[pos + 1];
 		if (c->in_len - pos - 2 < mlen)
 			break;
 		const uint8_t *q = c->in + pos + 2;
 		pos += 2 + mlen;
+		if (xfr_out_is_transfer(q, mlen)) {
+			c->xfr = xfr_out_new(zones_snapshot_db(w->zsnap), (struct sockaddr *)&c->peer,
+			                     q, mlen);
+			if (c->xfr == NULL) {
+				if (begun)
+					worker_batch_end(w);
+				conn_close(c);
+				return;
+			}
+			w->stats.queries_tcp++;
+			break;
+		}
 		if (!begun) {
 			if (!worker_batch_begin(w)) {
 				w->stats.dropped++;
@@ -220,6 +253,8 @@ conn_process(struct tcp_conn *c)
 		}
 		struct answer_client cl = { .addr = (struct sockaddr *)&c->peer, .tcp = true };
 		size_t alen = answer_query(&w->actx, &cl, q, mlen, w->tcp_scratch, TCP_MSG_MAX);
+		if (xfr_answer_wants_tsig(q, mlen, w->tcp_scratch, alen))
+			alen = xfr_signed_answer(&w->actx, &cl, q, mlen, w->tcp_scratch, TCP_MSG_MAX);
 		if (alen > 0 && !conn_queue(c, w->tcp_scratch, alen)) {
 			if (begun)
 				worker_batch_end(w);
@@ -233,6 +268,10 @@ conn_process(struct tcp_conn *c)
 		memmove(c->in, c->in + pos, c->in_len - pos);
 		c->in_len -= pos;
 		c->msg_timer = false;   /* a new message starts now */
+	}
+	if (c->xfr != NULL && !conn_xfr_fill(c)) {
+		conn_close(c);
+		return;
 	}
 	if (c->out_len > 0) {
 		uv_buf_t b = uv_buf_init((char *)c->out, (unsigned)c->out_len);

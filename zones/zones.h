@@ -184,4 +184,60 @@ int zones_info_get(struct zones_db *db, const char *origin, struct zones_info *i
 /* Writes the zone as a master file in canonical order, one record a line, absolute names. */
 int zones_dump(struct zones_db *db, const char *origin, FILE *out);
 
+/* ---- transfers ---- */
+/* Zone transfers (server/xfr_*.c; docs/transfers.md): walking one version of a zone in
+ * canonical order from a read transaction of its own (a consistent snapshot however
+ * long the transfer takes, even while the zone is being replaced: zones/xfr.c), and
+ * the IXFR journal and secondary state kept in the `xfr` DBI (zones/journal.c). */
+
+struct zones_iter;
+
+/* Opens a read transaction and positions it before the first node of the zone whose
+ * apex is apex (wire). Returns 0, SP_ENOZONE, or a negative code. The iterator holds
+ * an LMDB reader slot until zones_iter_free(): keep transfers bounded. Any thread. */
+int zones_iter_new(struct zones_db *db, const uint8_t *apex, struct zones_iter **out);
+void zones_iter_free(struct zones_iter *it);
+/* The zone as the iterator sees it (pointers valid until zones_iter_free()). */
+void zones_iter_zone(const struct zones_iter *it, struct zones_zone *zone,
+                     struct zones_rrset *soa);
+/* The next node: its owner (wire, lower case) into owner (DNAME_MAXLEN octets) and
+ * node. Returns 1, 0 after the last node, or a negative code. */
+int zones_iter_next(struct zones_iter *it, uint8_t *owner, struct zones_node *node);
+/* The database a snapshot reads (for transfers started on a worker). */
+struct zones_db *zones_snapshot_db(struct zones_snapshot *s);
+/* Opens an iterator over another zone in the same read transaction as base (one
+ * snapshot for many zones); base must outlive it. Same results as zones_iter_new(). */
+int zones_iter_new_at(struct zones_iter *base, const uint8_t *apex, struct zones_iter **out);
+
+/* The IXFR journal (RFC 1995): per zone, the differences between consecutive versions
+ * compiled by the daemon, each stored as the records of one IXFR step in answer order
+ * (old SOA, deleted records, new SOA, added records), in the `xfr` DBI. */
+struct zones_journal;
+struct zones_journal_rr {
+	const uint8_t *owner;   /* wire, lower case */
+	uint16_t type;
+	uint32_t ttl;
+	uint16_t rdlen;
+	const uint8_t *rdata;
+};
+
+/* Creates the `xfr` DBI if needed (a writer, once, before readers use the journal).
+ * Returns 0 or a negative code. */
+int zones_journal_init(struct zones_db *db);
+/* Diffs old (an iterator over the zone's previous version, opened before the compile
+ * and not yet walked) against the zone's version now committed, and appends the step to
+ * the journal in one write transaction; then drops the oldest steps beyond max_versions
+ * or max_size octets. A step that breaks the chain (the previous step does not end at
+ * old's serial) clears the zone's journal first. Returns 0 or a negative code; on
+ * failure the journal of the zone is cleared, so IXFR falls back to AXFR. Writer only. */
+int zones_journal_add(struct zones_db *db, struct zones_iter *old, unsigned max_versions,
+                      uint64_t max_size);
+/* Opens, in it's read transaction, the steps that lead from serial from to it's version.
+ * Returns 0, or SP_ENOZONE when the journal has no unbroken chain from that serial. */
+int zones_journal_open(struct zones_iter *it, uint32_t from, struct zones_journal **out);
+/* The record at the reader's position: 1, 0 at the end, or a negative code. */
+int zones_journal_peek(struct zones_journal *j, struct zones_journal_rr *rr);
+void zones_journal_advance(struct zones_journal *j);
+void zones_journal_close(struct zones_journal *j);
+
 #endif
