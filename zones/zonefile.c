@@ -474,6 +474,63 @@ do_directive(struct pstate *ps, char *entry, unsigned line)
 	}
 }
 
+/* ldns 1.8.3 reads an owner token of at most 255 characters (LDNS_MAX_DOMAINLEN), but a
+ * name of 255 octets takes up to 1020 with \DDD escapes, which is how zones_dump() (ldns)
+ * writes octets that are not printable: the dump of a good zone would not load again.
+ * Such an owner is read here and handed to ldns as the previous owner, the token blanked
+ * out. Returns false when the entry is done with (an error was reported). */
+static bool
+long_owner(struct pstate *ps, char *entry, unsigned line)
+{
+	char tok[4 * DNAME_MAXLEN + 8];
+	uint8_t name[DNAME_MAXLEN];
+	size_t n = 0;
+	bool absolute = false;
+
+	if (entry[0] == ' ' || entry[0] == '\t')
+		return true;
+	while (entry[n] != 0 && entry[n] != ' ' && entry[n] != '\t') {
+		if (entry[n] == '\\' && entry[n + 1] != 0) {
+			n += 2;                 /* an escaped dot does not end the name */
+			absolute = false;
+			continue;
+		}
+		absolute = entry[n] == '.';
+		n++;
+	}
+	if (n <= DNAME_MAXLEN || ps->origin == NULL)
+		return true;
+	size_t len = 0;
+	if (n < sizeof(tok)) {
+		memcpy(tok, entry, n);
+		tok[n] = 0;
+		len = dname_from_str(tok, name);
+	}
+	if (len != 0 && !absolute) {
+		size_t olen = ldns_rdf_size(ps->origin);
+		if (len - 1 + olen > DNAME_MAXLEN) {
+			len = 0;
+		} else {
+			memcpy(name + len - 1, ldns_rdf_data(ps->origin), olen);
+			len += olen - 1;
+		}
+	}
+	if (len == 0) {
+		zones__report(ps->zf->rep, ZONES_ERROR, file_name(ps), line,
+		              "bad owner name (longer than 255 octets?)");
+		return false;
+	}
+	ldns_rdf *p = ldns_dname_new_frm_data((uint16_t)len, name);
+	if (p == NULL) {
+		ps->zf->rc = -ENOMEM;
+		return false;
+	}
+	ldns_rdf_deep_free(ps->prev);
+	ps->prev = p;
+	memset(entry, ' ', n);
+	return true;
+}
+
 static void
 parse_entry(struct pstate *ps, char *entry, unsigned line)
 {
@@ -489,6 +546,8 @@ parse_entry(struct pstate *ps, char *entry, unsigned line)
 		              "record without an owner name and no previous owner");
 		return;
 	}
+	if (!long_owner(ps, entry, line))
+		return;
 	zones__entry_normalize(entry);
 	if (fast_entry(ps, entry, line))
 		return;

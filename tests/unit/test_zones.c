@@ -960,6 +960,36 @@ unknown_type_without_rdata_is_an_error(void **state)
 	assert_int_equal(check_text(f, HEAD "x TYPE65280 \\# 2 0102\n"), 0);
 }
 
+/* Found by tests/fuzz/fuzz_zonefile (the dump of a good zone did not check): an owner
+ * with octets that are not printable is dumped with \DDD escapes, 4 characters an
+ * octet, and ldns reads at most 255 characters of owner. */
+#define E16 "\\200\\201\\202\\203\\204\\205\\206\\207\\210\\211\\212\\213\\214\\215\\216\\217"
+static void
+owner_written_with_escapes_over_255_characters_loads_and_round_trips(void **state)
+{
+	struct fixture *f = *state;
+	char path[256];
+	/* 64 escaped octets in two labels: 256 characters before the dots. */
+	static const char zone[] = HEAD E16 E16 "." E16 E16 " A 192.0.2.7\n"
+	                           "  TXT \"same owner\"\n"
+	                           E16 E16 E16 "." E16 ".example. MX 10 ns1\n"
+	                           "a\\." E16 E16 E16 "." E16 " TXT \"relative, escaped dot\"\n";
+	assert_int_equal(compile_text(f, "example.", "z.zone", zone, NULL), 0);
+	assert_int_equal(f->rep.errors, 0);
+	snprintf(path, sizeof(path), "%s/dump.zone", f->dir);
+	FILE *out = fopen(path, "w");
+	assert_non_null(out);
+	assert_int_equal(zones_dump(f->db, "example.", out), 0);
+	fclose(out);
+	reset_report(f);
+	assert_int_equal(zones_check_file("example.", path, NULL, &f->rep), 0);
+	/* Longer than 255 octets with the origin: an error, not a crash. */
+	assert_int_equal(check_text(f, HEAD E16 E16 E16 E16 "." E16 E16 E16 E16 "."
+	                                    E16 E16 E16 E16 "." E16 E16 E16 " A 192.0.2.8\n"),
+	                 SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "bad owner name");
+}
+
 static void
 data_below_a_delegation_that_is_not_glue_is_a_warning(void **state)
 {
@@ -1239,6 +1269,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(two_cnames_or_dnames_are_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(out_of_zone_data_is_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(rdata_that_ldns_would_truncate_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(owner_written_with_escapes_over_255_characters_loads_and_round_trips, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(unknown_type_without_rdata_is_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(names_longer_than_255_octets_after_the_origin_are_errors, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(cert_type_zero_or_out_of_range_is_an_error_without_a_leak, setup_empty, teardown),
