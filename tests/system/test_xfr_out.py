@@ -1,0 +1,312 @@
+"""test_xfr_out.py - Signpost as a primary: AXFR (RFC 5936) and IXFR (RFC 1995) out with
+TSIG (RFC 8945), provide-xfr rules, NOTIFY (RFC 1996), against dnspython, NSD 4.6 and
+Knot 3.2 secondaries on loopback.
+
+Run: SIGNPOST_BUILD=/work/main/build-xfr /usr/bin/python3 -m pytest tests/system/test_xfr_out.py
+"""
+
+import os
+import signal
+import socket
+import struct
+import time
+
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import dns.tsig
+import pytest
+
+import dnsutil
+import xfr_util as X
+
+ORIGIN = "example."
+
+
+def primary(tmp_path, text, provide=None, notify=None, transfers=None, keys=None, name="p"):
+    d = str(tmp_path / name)
+    os.makedirs(d, exist_ok=True)
+    zf = os.path.join(d, "example.zone")
+    X.write(zf, text)
+    z = {"name": ORIGIN, "file": zf,
+         "provide-xfr": provide if provide is not None else [("127.0.0.0/8", X.KEY_NAME)]}
+    if notify:
+        z["notify"] = notify
+    s = X.start_signpost(d, [z], wait_zone=ORIGIN, transfers=transfers, keys=keys)
+    s.zone_file = zf
+    return s
+
+
+@pytest.fixture
+def servers():
+    started = []
+    yield started
+    errors = []
+    for s in reversed(started):
+        try:
+            s.stop(check=True)
+        except dnsutil.ServerError as e:
+            errors.append(str(e))
+    if errors:
+        pytest.fail("\n".join(errors), pytrace=False)
+
+
+def reload(s, text, serial):
+    X.write(s.zone_file, text)
+    s.signal(signal.SIGHUP)
+    X.wait_serial(s, ORIGIN, serial)
+
+
+def tsig_query(rdtype, secret=X.KEY_SECRET, name=X.KEY_NAME, alg=X.KEY_ALG, serial=None,
+               fudge=300):
+    q = dns.message.make_query(ORIGIN, rdtype)
+    if serial is not None:
+        q.authority.append(dns.rrset.from_text(ORIGIN, 0, "IN", "SOA",
+                                               ". . %d 0 0 0 0" % serial))
+    q.use_tsig(dns.tsig.Key(name, secret, alg), fudge=fudge)
+    return q
+
+
+def raw_tcp(port, wire, timeout=5):
+    """Sends one framed query; returns the raw answer messages until the socket closes or
+    the first message whose rcode is not NOERROR or that ends the transfer."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(struct.pack("!H", len(wire)) + wire)
+        hdr = dnsutil.recv_exact(s, 2)
+        (n,) = struct.unpack("!H", hdr)
+        return dnsutil.recv_exact(s, n)
+    finally:
+        s.close()
+
+
+# ---- AXFR to dnspython ------------------------------------------------------------------------
+
+def test_axfr_with_tsig_gives_the_zone_soa_first_and_last(tmp_path, servers):
+    text = X.zone_text(ORIGIN, 7, n=20)
+    s = primary(tmp_path, text)
+    servers.append(s)
+    msgs = X.axfr(s.port, ORIGIN)       # dnspython verifies every message's TSIG
+    recs = X.records(msgs)
+    assert recs[0][2] == "SOA" and recs[-1][2] == "SOA"
+    assert recs[0] == recs[-1]
+    assert " 7 " in recs[0][3]
+    body = recs[1:-1]
+    assert len(body) == len(set(body)), "a record was sent twice"
+    assert set(recs) == X.zone_records(ORIGIN, text)
+    for m in msgs:
+        assert m.had_tsig and m.flags & dns.flags.AA
+
+
+def test_a_large_zone_streams_in_many_signed_messages(tmp_path, servers):
+    text = X.zone_text(ORIGIN, 3, n=6000)
+    s = primary(tmp_path, text)
+    servers.append(s)
+    msgs = X.axfr(s.port, ORIGIN)
+    assert len(msgs) > 5
+    assert all(m.had_tsig for m in msgs)
+    assert set(X.records(msgs)) == X.zone_records(ORIGIN, text)
+    # Only the first message repeats the question (RFC 5936 2.2.1 lets later ones omit it).
+    assert len(msgs[0].question) == 1 and all(len(m.question) == 0 for m in msgs[1:])
+
+
+def test_axfr_without_the_key_is_refused(tmp_path, servers):
+    s = primary(tmp_path, X.zone_text(ORIGIN, 1))
+    servers.append(s)
+    q = dns.message.make_query(ORIGIN, "AXFR")
+    r = dns.query.tcp(q, "127.0.0.1", port=s.port, timeout=5)
+    assert r.rcode() == dns.rcode.REFUSED
+    assert not r.answer
+    X.wait_log(s, "refused by provide-xfr")
+
+
+def test_axfr_from_an_address_outside_the_acl_is_refused(tmp_path, servers):
+    s = primary(tmp_path, X.zone_text(ORIGIN, 1), provide=[("10.0.0.0/8", None)])
+    servers.append(s)
+    r = dns.query.tcp(dns.message.make_query(ORIGIN, "AXFR"), "127.0.0.1", port=s.port,
+                      timeout=5)
+    assert r.rcode() == dns.rcode.REFUSED
+
+
+def test_axfr_by_address_alone_is_allowed_unsigned(tmp_path, servers):
+    text = X.zone_text(ORIGIN, 1)
+    s = primary(tmp_path, text, provide=[("127.0.0.1", None)])
+    servers.append(s)
+    assert set(X.records(X.axfr(s.port, ORIGIN, key=False))) == X.zone_records(ORIGIN, text)
+
+
+def test_a_wrong_secret_gets_notauth_badsig_unsigned(tmp_path, servers):
+    s = primary(tmp_path, X.zone_text(ORIGIN, 1))
+    servers.append(s)
+    wire = tsig_query("AXFR", secret=X.OTHER_SECRET).to_wire()
+    data = raw_tcp(s.port, wire)
+    assert data[3] & 0xf == dns.rcode.NOTAUTH
+    # The TSIG RR of the answer: error BADSIG (16), MAC size 0 (RFC 8945 5.3.2).
+    assert data.endswith(struct.pack("!HH", 16, 0))
+    X.wait_log(s, "BADSIG")
+
+
+def test_an_unknown_key_gets_notauth_badkey(tmp_path, servers):
+    s = primary(tmp_path, X.zone_text(ORIGIN, 1))
+    servers.append(s)
+    data = raw_tcp(s.port, tsig_query("AXFR", name="nobody.").to_wire())
+    assert data[3] & 0xf == dns.rcode.NOTAUTH
+    assert data.endswith(struct.pack("!HH", 17, 0))
+    X.wait_log(s, "BADKEY")
+
+
+def test_a_stale_signature_gets_notauth_badtime_signed(tmp_path, servers, monkeypatch):
+    s = primary(tmp_path, X.zone_text(ORIGIN, 1))
+    servers.append(s)
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 3600)
+    q = tsig_query("AXFR")
+    wire = q.to_wire()
+    monkeypatch.setattr(time, "time", real)
+    data = raw_tcp(s.port, wire)
+    assert data[3] & 0xf == dns.rcode.NOTAUTH
+    # BADTIME (18) with 6 octets of other data (our time), and a MAC.
+    assert data[-10:-6] == struct.pack("!HH", 18, 6)
+    our_time = int.from_bytes(data[-6:], "big")
+    assert abs(our_time - real()) < 60
+
+
+def test_a_signed_soa_query_gets_a_signed_answer(tmp_path, servers):
+    s = primary(tmp_path, X.zone_text(ORIGIN, 5))
+    servers.append(s)
+    q = tsig_query("SOA")
+    r = dns.query.udp(q, "127.0.0.1", port=s.port, timeout=3)   # verifies the answer's MAC
+    assert r.had_tsig and r.rcode() == dns.rcode.NOERROR
+    assert r.answer[0][0].serial == 5
+    bad = tsig_query("SOA", secret=X.OTHER_SECRET)
+    data = dnsutil.send_udp(s.port, bad.to_wire())
+    assert data[3] & 0xf == dns.rcode.NOTAUTH
+
+
+def test_axfr_for_a_zone_not_served_is_notauth(tmp_path, servers):
+    s = primary(tmp_path, X.zone_text(ORIGIN, 1), provide=[("any", None)])
+    servers.append(s)
+    r = dns.query.tcp(dns.message.make_query("other.", "AXFR"), "127.0.0.1", port=s.port,
+                      timeout=5)
+    assert r.rcode() in (dns.rcode.NOTAUTH, dns.rcode.REFUSED)
+
+
+def test_the_transfer_is_one_version_even_when_the_zone_is_replaced(tmp_path, servers):
+    """Read the first message, recompile the zone with a new serial, read the rest:
+    every record is from the version the transfer started with."""
+    s = primary(tmp_path, X.zone_text(ORIGIN, 1, n=20000), provide=[("127.0.0.1", None)])
+    servers.append(s)
+    q = dns.message.make_query(ORIGIN, "AXFR")
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    wire = q.to_wire()
+    sock.sendall(struct.pack("!H", len(wire)) + wire)
+    (n,) = struct.unpack("!H", dnsutil.recv_exact(sock, 2))
+    msgs = [dns.message.from_wire(dnsutil.recv_exact(sock, n))]
+    reload(s, X.zone_text(ORIGIN, 2, n=20000), 2)
+    while True:
+        (n,) = struct.unpack("!H", dnsutil.recv_exact(sock, 2))
+        m = dns.message.from_wire(dnsutil.recv_exact(sock, n))
+        msgs.append(m)
+        if m.answer and m.answer[-1].rdtype == dns.rdatatype.SOA:
+            break
+    sock.close()
+    recs = X.records(msgs)
+    assert " 1 " in recs[-1][3]
+    txt = [r for r in recs if r[2] == "TXT"]
+    assert len(txt) == 20000
+    assert all("serial 1 " in r[3] for r in txt)
+
+
+# ---- IXFR ---------------------------------------------------------------------------------------
+
+def test_ixfr_after_a_change_sends_only_the_differences(tmp_path, servers):
+    s = primary(tmp_path, X.zone_text(ORIGIN, 10, n=30))
+    servers.append(s)
+    reload(s, X.zone_text(ORIGIN, 10, n=30).replace(" 10 3600", " 11 3600") +
+           "added IN A 192.0.2.200\n", 11)
+    msgs = X.axfr(s.port, ORIGIN, rdtype="IXFR", serial=10)
+    recs = X.records(msgs)
+    # RFC 1995 4: new SOA, old SOA, deletions, new SOA, additions, new SOA.
+    soas = [r for r in recs if r[2] == "SOA"]
+    assert [int(r[3].split()[2]) for r in soas] == [11, 10, 11, 11]
+    body = [r for r in recs if r[2] != "SOA"]
+    assert body == [("added.example.", 300, "A", "192.0.2.200")]
+
+
+def test_ixfr_over_several_versions_chains_the_steps(tmp_path, servers):
+    s = primary(tmp_path, X.zone_text(ORIGIN, 1, n=5))
+    servers.append(s)
+    for serial in (2, 3):
+        reload(s, X.zone_text(ORIGIN, serial, n=5), serial)
+    recs = X.records(X.axfr(s.port, ORIGIN, rdtype="IXFR", serial=1))
+    soas = [int(r[3].split()[2]) for r in recs if r[2] == "SOA"]
+    assert soas == [3, 1, 2, 2, 3, 3]
+
+
+def test_ixfr_from_an_aged_out_serial_falls_back_to_the_whole_zone(tmp_path, servers):
+    s = primary(tmp_path, X.zone_text(ORIGIN, 1, n=5), transfers={"ixfr-versions": 1})
+    servers.append(s)
+    for serial in (2, 3):
+        reload(s, X.zone_text(ORIGIN, serial, n=5), serial)
+    msgs = X.axfr(s.port, ORIGIN, rdtype="IXFR", serial=1)
+    recs = X.records(msgs)
+    assert set(recs) == X.zone_records(ORIGIN, X.zone_text(ORIGIN, 3, n=5))
+    X.wait_log(s, "full: no journal from that serial")
+    # The one step kept still serves a client at serial 2.
+    recs = X.records(X.axfr(s.port, ORIGIN, rdtype="IXFR", serial=2))
+    assert [int(r[3].split()[2]) for r in recs if r[2] == "SOA"] == [3, 2, 3, 3]
+
+
+def test_ixfr_from_the_current_serial_is_the_soa_alone(tmp_path, servers):
+    s = primary(tmp_path, X.zone_text(ORIGIN, 4))
+    servers.append(s)
+    q = tsig_query("IXFR", serial=4)
+    r = dns.query.tcp(q, "127.0.0.1", port=s.port, timeout=5)
+    assert r.rcode() == dns.rcode.NOERROR
+    assert len(r.answer) == 1 and r.answer[0].rdtype == dns.rdatatype.SOA
+    assert r.answer[0][0].serial == 4
+
+
+# ---- NSD and Knot secondaries --------------------------------------------------------------------
+
+def names_types(text):
+    out = set()
+    for name, _ttl, rdtype, _rd in X.zone_records(ORIGIN, text):
+        out.add((name, rdtype))
+    out.add(("missing." + ORIGIN, "A"))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("kind", ["nsd", "knot"])
+def test_secondary_pulls_with_tsig_and_follows_notify_by_ixfr(tmp_path, servers, kind):
+    sport = dnsutil.free_port()
+    text1 = X.zone_text(ORIGIN, 1, n=40)
+    s = primary(tmp_path, text1, notify=[("127.0.0.1@%d" % sport, X.KEY_NAME)])
+    servers.append(s)
+    start = X.start_nsd_secondary if kind == "nsd" else X.start_knot_secondary
+    sec = start(str(tmp_path / kind), ORIGIN, s.port, port=sport)
+    servers.append(sec)
+    X.wait_serial(sec, ORIGIN, 1)
+    nt = names_types(text1)
+    assert X.answers(sec.port, nt) == X.answers(s.port, nt)
+
+    text2 = X.zone_text(ORIGIN, 2, n=40, extra="fresh IN AAAA 2001:db8::2\n")
+    reload(s, text2, 2)
+    X.wait_log(s, "acknowledged by 127.0.0.1@%d" % sport)
+    X.wait_serial(sec, ORIGIN, 2)
+    X.wait_log(s, "IXFR of example. serial 2 to")
+    nt = names_types(text2)
+    assert X.answers(sec.port, nt) == X.answers(s.port, nt)
+
+
+def test_notify_is_retried_until_the_secondary_answers(tmp_path, servers):
+    """A secondary that is not running yet: NOTIFY is resent with back-off, then given up."""
+    sport = dnsutil.free_port()
+    s = primary(tmp_path, X.zone_text(ORIGIN, 1), notify=[("127.0.0.1@%d" % sport, None)],
+                transfers={"notify-retries": 2, "notify-timeout": "100ms"})
+    servers.append(s)
+    X.wait_log(s, "no answer from 127.0.0.1@%d after 3 tries" % sport, timeout=5)
