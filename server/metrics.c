@@ -206,6 +206,8 @@ metrics_queries(struct metrics *m, struct ops_buf *b)
 			               a->rcode[i]);
 	}
 	ops_buf_printf(b, "signpost_responses_total{rcode=\"BADVERS\"} %" PRIu64 "\n", a->badvers);
+	ops_buf_printf(b, "signpost_responses_total{rcode=\"BADCOOKIE\"} %" PRIu64 "\n",
+	               a->badcookie);
 	help(b, "signpost_dropped_total", "counter",
 	     "Queries dropped unanswered (responses, unparseable, failed snapshots).");
 	ops_buf_printf(b, "signpost_dropped_total %" PRIu64 "\n", a->dropped);
@@ -224,6 +226,19 @@ metrics_queries(struct metrics *m, struct ops_buf *b)
 	ops_buf_printf(b, "signpost_gslb_answers_total{kind=\"fallback\"} %" PRIu64 "\n",
 	               a->gslb_fallback);
 	ops_buf_printf(b, "signpost_gslb_answers_total{kind=\"sorry\"} %" PRIu64 "\n", a->gslb_sorry);
+	/* rrl: and cookies: (docs/abuse.md). */
+	help(b, "signpost_rrl_limited_total", "counter",
+	     "UDP answers over the rate limit (rrl:), dropped or slipped.");
+	ops_buf_printf(b, "signpost_rrl_limited_total %" PRIu64 "\n", a->rrl_limited);
+	help(b, "signpost_rrl_slipped_total", "counter",
+	     "Rate-limited answers sent as the question alone with TC=1.");
+	ops_buf_printf(b, "signpost_rrl_slipped_total %" PRIu64 "\n", a->rrl_slipped);
+	help(b, "signpost_cookie_queries_total", "counter",
+	     "Queries with a DNS COOKIE: a valid server cookie, or a new one handed out.");
+	ops_buf_printf(b, "signpost_cookie_queries_total{state=\"valid\"} %" PRIu64 "\n",
+	               a->cookies_valid);
+	ops_buf_printf(b, "signpost_cookie_queries_total{state=\"new\"} %" PRIu64 "\n",
+	               a->cookies_new);
 
 	/* Prometheus buckets are cumulative, in seconds. */
 	help(b, "signpost_answer_duration_seconds", "histogram",

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 import dns.edns
 import dns.flags
@@ -44,7 +45,20 @@ OTHER = "127.1.0.3"          # another /24: its own buckets
 
 def start(signpost, rrl, workers=2, extra=""):
     yaml = "rrl:\n" + "".join("  %s: %s\n" % kv for kv in rrl.items()) + extra
-    return signpost([(ZONE, "example.zone", ZONE_TEXT)], workers=workers, extra_yaml=yaml)
+    mport = dnsutil.free_port()
+    yaml += "metrics:\n  listen: 127.0.0.1@%d\n" % mport
+    s = signpost([(ZONE, "example.zone", ZONE_TEXT)], workers=workers, extra_yaml=yaml)
+    s.metrics_port = mport
+    return s
+
+
+def metric(s, name):
+    """The value of a counter on the daemon's /metrics."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % s.metrics_port, timeout=5) as f:
+        for line in f.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return int(float(line.split()[1]))
+    raise AssertionError("no %s on /metrics" % name)
 
 
 def query_wire(name="www.example.", rdtype="A"):
@@ -161,6 +175,11 @@ def test_a_flood_from_one_address_is_held_to_the_rate_with_every_second_answer_s
               if t0 + 0.5 <= t <= t0 + dur - 0.2]
     assert len(during) >= 10
     assert sum(normal(r) for r in during) <= 2, [normal(r) for r in during]
+    # The server's counters agree with what the clients saw (the neighbour was limited too).
+    n_tc = sum(1 for r in neighbour.results if r is not None and r.flags & dns.flags.TC)
+    n_limited = sum(1 for r in neighbour.results if not normal(r))
+    assert abs(metric(s, "signpost_rrl_slipped_total") - (f["tc"] + n_tc)) <= 5
+    assert abs(metric(s, "signpost_rrl_limited_total") - (limited + n_limited)) <= 0.01 * limited
 
 
 @pytest.mark.parametrize("slip", [0, 1])
