@@ -146,7 +146,7 @@ reload_zone(struct zones_db *db, const struct conf_zone *z, bool force)
 	if (rc != 0) {
 		log_err("%s: zone %s not loaded: %s (%u errors); the previous version, if any, "
 		        "keeps serving", z->file, z->name, sp_strerror(rc), rep.errors);
-		snprintf(msg, sizeof(msg), "%s (%u errors)%s%s", sp_strerror(rc), rep.errors,
+		snprintf(msg, sizeof(msg), "%s (%u errors)%s%.400s", sp_strerror(rc), rep.errors,
 		         fe.msg[0] != '\0' ? "; first: " : "", fe.msg);
 		zone_error_set(z->name, msg);
 		return rc;
