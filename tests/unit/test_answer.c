@@ -15,6 +15,7 @@
 
 #include <ldns/ldns.h>
 
+#include "gslb/gslb.h"
 #include "lib/dname.h"
 #include "server/internal.h"
 
@@ -947,6 +948,143 @@ counters_count_queries_by_transport_rcode_and_type(void **state)
 	assert_int_equal(f->stats.edns, 1);
 }
 
+/* ---- EDNS Client Subnet (RFC 7871) and dynamic (GSLB) names ------------------------- */
+
+/* A query for www.example. A with one option in its OPT. */
+static size_t
+ecs_query(uint8_t *q, const uint8_t *opt, uint16_t optlen)
+{
+	size_t n = raw_query(q, 0, 0, 1, 1);
+	return n + put_opt(q + n, 1232, 0, false, opt, optlen);
+}
+
+static void
+a_well_formed_ecs_is_echoed_with_scope_0_on_static_data(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t ecs[] = { 0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2 };
+	uint8_t q[128];
+	ldns_pkt *r = ask_wire(f, q, ecs_query(q, ecs, sizeof(ecs)), false);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r), 1);
+	/* The OPT is last and carries only the option: family, source 24, scope 0, address
+	 * as sent (RFC 7871 7.2.1). */
+	static const uint8_t echo[] = { 0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2 };
+	assert_true(f->outlen > sizeof(echo));
+	assert_memory_equal(f->out + f->outlen - sizeof(echo), echo, sizeof(echo));
+	assert_int_equal(f->stats.ecs, 1);
+}
+
+static void
+malformed_ecs_options_get_formerr(void **state)
+{
+	static const struct { uint8_t len; uint8_t opt[24]; } bad[] = {
+		{ 9, { 0, 8, 0, 5, 0, 1, 33, 0, 10 } },                 /* v4 source above 32 */
+		{ 7, { 0, 8, 0, 3, 0, 1, 24 } },                        /* shorter than 4 octets */
+		{ 10, { 0, 8, 0, 6, 0, 1, 20, 0, 10, 1 } },             /* too few address octets */
+		{ 11, { 0, 8, 0, 7, 0, 1, 20, 0, 10, 1, 0x0f } },       /* bits beyond the prefix */
+		{ 11, { 0, 8, 0, 7, 0, 1, 24, 24, 10, 1, 2 } },         /* scope set in a query */
+		{ 11, { 0, 8, 0, 7, 0, 1, 16, 0, 10, 1, 0 } },          /* too many address octets */
+		{ 9, { 0, 8, 0, 5, 0, 3, 8, 0, 10 } },                  /* unknown family */
+		{ 16, { 0, 8, 0, 4, 0, 1, 0, 0, 0, 8, 0, 4, 0, 1, 0, 0 } },  /* two ECS options */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t q[128];
+		ldns_pkt *r = ask_wire(*state, q, ecs_query(q, bad[i].opt, bad[i].len), false);
+		assert_non_null(r);
+		if (ldns_pkt_get_rcode(r) != LDNS_RCODE_FORMERR)
+			fail_msg("case %zu: rcode %d, want FORMERR", i, ldns_pkt_get_rcode(r));
+	}
+}
+
+/* A GSLB runtime without checks over the example zone's names; the caller's ctx reads
+ * its snapshot like a worker inside a batch. */
+struct dyn {
+	struct gslb_runtime *rt;
+	struct gslb_reader *reader;
+};
+
+static void
+dyn_start(struct fixture *f, struct dyn *d, const char *policy)
+{
+	char text[1024];
+	struct gslb_conf *conf;
+	snprintf(text, sizeof(text),
+	         "gslb:\n  pools:\n    web:\n      ttl: 42\n      max-answers: 2\n"
+	         "      members:\n"
+	         "        - { name: a, address: 203.0.113.1 }\n"
+	         "        - { name: b, address: 203.0.113.2 }\n"
+	         "  names:\n"
+	         "    - { name: dyn.example., pool: web, policy: %s }\n"
+	         "    - { name: www.example., pool: web, policy: %s }\n"
+	         "    - { name: x.wild.example., pool: web, policy: %s }\n", policy, policy, policy);
+	assert_int_equal(gslb_conf_load("test", text, &conf), 0);
+	assert_int_equal(gslb_runtime_start(conf, &(struct gslb_runtime_opts){ 0 }, &d->rt), 0);
+	d->reader = gslb_reader_register(d->rt);
+	assert_non_null(d->reader);
+	f->ctx.gslb = gslb_state_acquire(d->rt);
+}
+
+static void
+dyn_stop(struct fixture *f, struct dyn *d)
+{
+	f->ctx.gslb = NULL;
+	gslb_reader_unregister(d->reader);
+	gslb_runtime_stop(d->rt);
+}
+
+static void
+a_dynamic_name_answers_from_its_pool_with_the_pool_ttl(void **state)
+{
+	struct fixture *f = *state;
+	struct dyn d;
+	dyn_start(f, &d, "weighted");
+	/* not in the zone file: it exists all the same */
+	ldns_pkt *r = ask(f, "dyn.example.", LDNS_RR_TYPE_A, 0);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_true(ldns_pkt_aa(r));
+	assert_int_equal(count(ldns_pkt_answer(r), "dyn.example.", LDNS_RR_TYPE_A), 2);
+	assert_int_equal(ldns_rr_ttl(first(ldns_pkt_answer(r), LDNS_RR_TYPE_A)), 42);
+	/* the pool wins over the zone's own A at the name */
+	r = ask(f, "www.example.", LDNS_RR_TYPE_A, 0);
+	assert_int_equal(count(ldns_pkt_answer(r), "www.example.", LDNS_RR_TYPE_A), 2);
+	/* other types: the zone's data at the name ... */
+	r = ask(f, "www.example.", LDNS_RR_TYPE_AAAA, 0);
+	assert_int_equal(count(ldns_pkt_answer(r), "www.example.", LDNS_RR_TYPE_A), 0);
+	assert_int_equal(ldns_pkt_nscount(r), 1);   /* no member has AAAA: NODATA */
+	r = ask(f, "dyn.example.", LDNS_RR_TYPE_TXT, 0);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r), 0);
+	assert_int_equal(count(ldns_pkt_authority(r), "example.", LDNS_RR_TYPE_SOA), 1);
+	/* ... never a wildcard's: the dynamic name exists (RFC 4592) */
+	r = ask(f, "x.wild.example.", LDNS_RR_TYPE_TXT, 0);
+	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(r), 0);
+	r = ask(f, "x.wild.example.", LDNS_RR_TYPE_A, 0);
+	assert_int_equal(count(ldns_pkt_answer(r), "x.wild.example.", LDNS_RR_TYPE_A), 2);
+	/* a CNAME inside our zones to a dynamic name ends in the pool's addresses */
+	r = ask(f, "alias.example.", LDNS_RR_TYPE_A, 0);
+	assert_int_equal(count(ldns_pkt_answer(r), "www.example.", LDNS_RR_TYPE_A), 2);
+	assert_int_equal(f->stats.gslb_answers, 4);
+	assert_int_equal(f->stats.gslb_fallback, 0);
+	dyn_stop(f, &d);
+}
+
+static void
+a_hashed_dynamic_answer_echoes_ecs_with_the_hashed_prefix(void **state)
+{
+	struct fixture *f = *state;
+	struct dyn d;
+	dyn_start(f, &d, "hash");
+	static const uint8_t ecs[] = { 0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2 };
+	uint8_t q[128];
+	ldns_pkt *r = ask_wire(f, q, ecs_query(q, ecs, sizeof(ecs)), false);  /* www.example. */
+	assert_int_equal(count(ldns_pkt_answer(r), "www.example.", LDNS_RR_TYPE_A), 2);
+	static const uint8_t echo[] = { 0, 8, 0, 7, 0, 1, 24, 24, 192, 0, 2 };
+	assert_memory_equal(f->out + f->outlen - sizeof(echo), echo, sizeof(echo));
+	dyn_stop(f, &d);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1000,6 +1138,10 @@ main(void)
 		T(do_referral_to_a_signed_child_carries_the_ds_and_its_rrsig),
 		T(do_referral_to_an_unsigned_child_proves_the_ds_absent),
 		T(counters_count_queries_by_transport_rcode_and_type),
+		T(a_well_formed_ecs_is_echoed_with_scope_0_on_static_data),
+		T(malformed_ecs_options_get_formerr),
+		T(a_dynamic_name_answers_from_its_pool_with_the_pool_ttl),
+		T(a_hashed_dynamic_answer_echoes_ecs_with_the_hashed_prefix),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
