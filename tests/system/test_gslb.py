@@ -2,7 +2,8 @@
 checks against real backends on loopback (TCP, HTTP, HTTPS with a CA made by openssl),
 failover timing, broken backends, weighted distribution (chi-square), hash stability,
 topology by ECS and by client address, failover groups, EDNS Client Subnet echo and
-FORMERR, run-time state changes, and configuration errors.
+FORMERR, run-time state changes (external state file; drain, restore and weight through
+signpostctl, drains surviving a restart), and configuration errors.
 
 Members answer 127.0.0.1x addresses; their checks go to backends on 127.0.0.1 ports
 (check-address/check-port), so an answer names which backend it sends clients to.
@@ -12,6 +13,7 @@ Run: SIGNPOST_BUILD=build-dir /usr/bin/python3 -m pytest tests/system/test_gslb.
 import os
 import signal
 import struct
+import subprocess
 import time
 
 import dns.flags
@@ -392,8 +394,8 @@ def test_malformed_ecs_gets_formerr(daemons, what, payload):
 # ---- run-time state ---------------------------------------------------------------------------------
 
 def test_external_state_file_takes_members_out_and_back(daemons, tmp_path):
-    # The control socket's `signpostctl gslb drain` is the ops engineer's; here the
-    # signal-free way the runtime already offers: an external check's watched file.
+    # The other signal-free way to change state at run time (signpostctl below is the
+    # first): an external check's watched file, replaced with a rename.
     state = os.path.join(str(tmp_path), "ext-state")
     with open(state, "w") as f:
         f.write("a up\nb up\n")
@@ -417,6 +419,48 @@ def test_external_state_file_takes_members_out_and_back(daemons, tmp_path):
     write("a up\nb up\nthis line is malformed\n")   # reported; changes nothing
     time.sleep(0.8)
     assert got() == {"127.0.0.11", "127.0.0.12"}
+
+
+def _ctl(d, *args):
+    r = subprocess.run([os.path.join(dnsutil.build_dir(), "signpostctl"), "-c", d.conf_path] +
+                       list(args), capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_drain_restore_and_weight_through_signpostctl_and_drain_survives_restart(
+        tmp_path):
+    if not os.access(os.path.join(dnsutil.build_dir(), "signpostctl"), os.X_OK):
+        pytest.skip("signpostctl not built")
+    y = ("gslb:\n  pools:\n    web:\n      members:\n" + member("a", 11) + member("b", 12) +
+         "  names:\n    - { name: app.example.test., pool: web, policy: weighted }\n")
+    workdir = os.path.join(str(tmp_path), "ctl")
+    d = g.start_gslb(workdir, y)
+    try:
+        c = g.FastClient(d.port, "app.example.test.")
+        share = lambda n: c.first_addresses(n)  # noqa: E731
+        assert set(share(200)) == {"127.0.0.11", "127.0.0.12"}
+        assert _ctl(d, "gslb", "drain", "web", "a")[0] == 0
+        assert set(share(200)) == {"127.0.0.12"}          # out at once, no answer has it
+        rc, out = _ctl(d, "gslb", "drain", "web", "nobody")
+        assert rc == 1, out
+        assert _ctl(d, "gslb", "weight", "web", "b", "0")[0] == 1   # 1..65535
+        assert _ctl(d, "gslb", "restore", "web", "a")[0] == 0
+        assert set(share(200)) == {"127.0.0.11", "127.0.0.12"}
+        assert _ctl(d, "gslb", "weight", "web", "a", "65535")[0] == 0
+        got = share(1000)
+        assert got.count("127.0.0.11") > 990, got.count("127.0.0.11")
+        assert _ctl(d, "gslb", "drain", "web", "b")[0] == 0
+        c.close()
+    finally:
+        d.stop(check=True)
+    # the drain (and the weight) persist in the state directory across a restart
+    d2 = g.start_gslb(workdir, y)
+    try:
+        c = g.FastClient(d2.port, "app.example.test.")
+        assert set(c.first_addresses(200)) == {"127.0.0.11"}
+        c.close()
+    finally:
+        d2.stop(check=True)
 
 
 # ---- configuration -----------------------------------------------------------------------------------
