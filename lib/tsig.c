@@ -455,11 +455,13 @@ put_tsig_rr(const uint8_t *name, const uint8_t *alg, uint8_t *msg, size_t *len, 
 	wire_put_u32(&w, (uint32_t)t);
 	wire_put_u16(&w, fudge);
 	wire_put_u16(&w, (uint16_t)mac_len);
-	wire_put_bytes(&w, mac, mac_len);
+	if (mac_len > 0)
+		wire_put_bytes(&w, mac, mac_len);
 	wire_put_u16(&w, (uint16_t)(msg[0] << 8 | msg[1]));     /* original ID */
 	wire_put_u16(&w, error);
 	wire_put_u16(&w, other_len);
-	wire_put_bytes(&w, other, other_len);
+	if (other_len > 0)
+		wire_put_bytes(&w, other, other_len);
 	if (w.overflow)
 		return SP_EPARSE;
 	wire_patch_u16(&w, rdl_at, (uint16_t)(w.len - rdl_at - 2));

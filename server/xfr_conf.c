@@ -516,7 +516,7 @@ conf_copy(const struct xfr_conf *x)
 	c->keys = calloc(x->nkeys + 1, sizeof(*c->keys));
 	c->zones = calloc(x->nzones + 1, sizeof(*c->zones));
 	bool ok = c->keys != NULL && c->zones != NULL;
-	if (ok)
+	if (ok && x->nkeys > 0)
 		memcpy(c->keys, x->keys, x->nkeys * sizeof(*c->keys));
 	for (size_t i = 0; ok && i < x->nzones; i++) {
 		const struct xfr_zone *s = &x->zones[i];
@@ -527,8 +527,10 @@ conf_copy(const struct xfr_conf *x)
 		d->notify = calloc(s->nnotify + 1, sizeof(*d->notify));
 		ok = d->name != NULL && d->provide != NULL && d->notify != NULL;
 		if (ok) {
-			memcpy(d->provide, s->provide, s->nprovide * sizeof(*d->provide));
-			memcpy(d->notify, s->notify, s->nnotify * sizeof(*d->notify));
+			if (s->nprovide > 0)
+				memcpy(d->provide, s->provide, s->nprovide * sizeof(*d->provide));
+			if (s->nnotify > 0)
+				memcpy(d->notify, s->notify, s->nnotify * sizeof(*d->notify));
 			for (size_t j = 0; j < s->nprovide; j++)
 				d->provide[j].key_name = NULL;
 			for (size_t j = 0; j < s->nnotify; j++)

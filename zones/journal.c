@@ -108,7 +108,7 @@ struct buf {
 static void
 buf_put(struct buf *b, const void *data, size_t n)
 {
-	if (b->oom)
+	if (b->oom || n == 0)
 		return;
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 4096;
