@@ -377,3 +377,45 @@ def test_gslb_drain_survives_a_restart(signpost):
             assert a_addrs(second, "gw." + ZONE) == ["192.0.2.11"]
     finally:
         second.stop()
+
+
+# ---- systemd readiness (Type=notify) --------------------------------------------------------
+
+def built_with_systemd():
+    try:
+        with open(os.path.join(dnsutil.build_dir(), "config.h")) as f:
+            return "#define HAVE_SYSTEMD 1" in f.read()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not built_with_systemd(), reason="built without libsystemd (no sd_notify)")
+def test_sd_notify_ready_reloading_and_stopping(signpost, tmp_path, monkeypatch):
+    path = str(tmp_path / "notify.sock")
+    n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    n.bind(path)
+    n.settimeout(10)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    s = signpost([(ZONE, "ops.zone", ou.zone_text(1))])
+
+    def next_state():
+        return n.recv(4096).decode()
+
+    assert "READY=1" in next_state()
+    s.signal(signal.SIGHUP)
+    assert "RELOADING=1" in next_state()
+    assert "READY=1" in next_state()
+    assert ctl(s, "reload").rc == 0
+    assert "RELOADING=1" in next_state()
+    assert "READY=1" in next_state()
+    s.stop()
+    assert "STOPPING=1" in next_state()
+    n.close()
+
+
+def test_signpostctl_with_a_missing_configuration_exits_2(tmp_path):
+    import subprocess
+    p = subprocess.run([ou.ctl_binary(), "-c", str(tmp_path / "none.conf"), "status"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2
+    assert "none.conf" in p.stderr and "No such file or directory" in p.stderr
