@@ -15,6 +15,7 @@
 #include "lib/dname.h"
 #include "lib/wire.h"
 #include "server/internal.h"
+#include "server/xfr.h"
 
 /* ---- writing RRsets ------------------------------------------------------------------ */
 
@@ -455,6 +456,12 @@ answer_zones(struct resp *rs)
 		if (hop == 0) {
 			if (kind == ZONES_NOT_OURS)
 				return false;
+			/* An expired secondary zone (server/xfr_in.c) answers SERVFAIL, as NSD
+			 * and Knot do (RFC 1034 4.3.5: expired data is not to be served). */
+			if (xfr_zone_expired(res.zone.apex)) {
+				rs->rcode = RCODE_SERVFAIL;
+				return true;
+			}
 			/* AA describes the first owner name in the answer (RFC 1035 4.1.1),
 			 * whatever zone the chain leads to (RFC 6604 does not change AA). */
 			rs->aa = kind != ZONES_DELEGATION;

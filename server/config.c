@@ -570,6 +570,8 @@ parse_zone(struct conf_ctx *cx, yaml_node_t *item, size_t i, struct daemon_conf 
 	uint8_t wire[DNAME_MAXLEN];
 	if (dname_from_str(name, wire) == 0)
 		return conf_error(cx, name_node, kpath, "not a domain name: '%s'", name);
+	if (file_node == NULL && xfr_conf_is_secondary(c, c->nzones))
+		return xfr_conf_secondary(cx, c, c->nzones, name_node, wire);
 	if (file_node == NULL)
 		return conf_error(cx, item, path, "zone '%s' without 'file'", name);
 	snprintf(kpath, sizeof(kpath), "%s.file", path);

@@ -253,8 +253,8 @@ conn_process(struct tcp_conn *c)
 		}
 		struct answer_client cl = { .addr = (struct sockaddr *)&c->peer, .tcp = true };
 		size_t alen = answer_query(&w->actx, &cl, q, mlen, w->tcp_scratch, TCP_MSG_MAX);
-		if (xfr_answer_wants_tsig(q, mlen, w->tcp_scratch, alen))
-			alen = xfr_signed_answer(&w->actx, &cl, q, mlen, w->tcp_scratch, TCP_MSG_MAX);
+		if (xfr_answer_is_ours(q, mlen, w->tcp_scratch, alen))
+			alen = xfr_answer(&w->actx, &cl, q, mlen, w->tcp_scratch, TCP_MSG_MAX);
 		if (alen > 0 && !conn_queue(c, w->tcp_scratch, alen)) {
 			if (begun)
 				worker_batch_end(w);

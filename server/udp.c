@@ -176,9 +176,9 @@ udp_batch(struct udp_sock *u)
 		struct answer_client cl = { .addr = (struct sockaddr *)&w->peer[i], .tcp = false };
 		size_t len = answer_query(&w->actx, &cl, w->rxbuf[i], w->rx_msgs[i].msg_len,
 		                          w->txbuf[out], UDP_TX_SIZE);
-		if (xfr_answer_wants_tsig(w->rxbuf[i], w->rx_msgs[i].msg_len, w->txbuf[out], len))
-			len = xfr_signed_answer(&w->actx, &cl, w->rxbuf[i], w->rx_msgs[i].msg_len,
-			                        w->txbuf[out], UDP_TX_SIZE);
+		if (xfr_answer_is_ours(w->rxbuf[i], w->rx_msgs[i].msg_len, w->txbuf[out], len))
+			len = xfr_answer(&w->actx, &cl, w->rxbuf[i], w->rx_msgs[i].msg_len,
+			                 w->txbuf[out], UDP_TX_SIZE);
 		if (len == 0)
 			continue;
 		struct msghdr *th = &w->tx_msgs[out].msg_hdr;

@@ -24,6 +24,7 @@ struct xfr_runtime {
 	struct zones_db *db;
 	bool journal;                   /* the xfr DBI could be opened */
 	struct notify_sender *notify;
+	struct xfr_in *in;              /* secondary zones */
 	struct zones_iter *base;        /* the read transaction of the previous versions */
 	struct old_version *olds;
 	size_t nolds;
@@ -47,10 +48,13 @@ xfr_runtime_start(uv_loop_t *loop, struct zones_db *db, const struct daemon_conf
 	rc = notify_sender_new(loop, &rt->notify);
 	if (rc == 0)
 		rc = xfr_publish(c);
+	if (rc == 0)
+		rc = xfr_in_start(loop, db, c->state_dir, &rt->in);
 	if (rc != 0) {
 		xfr_runtime_stop(rt);
 		return rc;
 	}
+	xfr_in_apply(rt->in);
 	*out = rt;
 	return 0;
 }
@@ -148,9 +152,12 @@ xfr_runtime_after_reload(struct xfr_runtime *rt, const struct daemon_conf *c)
 	if (xfr_publish(c) != 0)
 		log_err("xfr: out of memory: the previous transfer settings stay in force");
 	const struct xfr_conf *xc = xfr_published();
-	for (size_t i = 0; xc != NULL && i < xc->nzones; i++)
-		after_zone(rt, xc, &xc->zones[i]);
+	for (size_t i = 0; xc != NULL && i < xc->nzones; i++) {
+		if (!xc->zones[i].secondary)
+			after_zone(rt, xc, &xc->zones[i]);
+	}
 	olds_free(rt);
+	xfr_in_apply(rt->in);
 }
 
 void
@@ -160,5 +167,6 @@ xfr_runtime_stop(struct xfr_runtime *rt)
 		return;
 	olds_free(rt);
 	notify_sender_close(rt->notify);
+	xfr_in_stop(rt->in);
 	free(rt);
 }

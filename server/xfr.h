@@ -9,6 +9,7 @@
 #ifndef SP_SERVER_XFR_H
 #define SP_SERVER_XFR_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,7 +55,16 @@ struct xfr_zone {
 	size_t nprovide;
 	struct xfr_remote *notify;      /* notify: secondaries told of a new serial */
 	size_t nnotify;
+	/* A secondary zone (no file: it comes from its primaries, xfr_in.c). */
+	struct xfr_remote *primaries;   /* primaries: tried in order */
+	size_t nprimaries;
+	struct xfr_acl *allow_notify;   /* allow-notify: who may NOTIFY us (default: the
+	                                 * primaries' addresses, with their keys) */
+	size_t nallow_notify;
+	bool secondary;                 /* listed without a file, with primaries */
 };
+
+#define XFR_NO_INDEX ((size_t)-1)       /* conf_index of a secondary zone */
 
 struct xfr_conf {
 	struct tsig_key *keys;
@@ -74,8 +84,15 @@ struct xfr_conf {
  * ixfr-size, notify-retries, notify-timeout}. */
 int xfr_conf_parse_keys(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
 int xfr_conf_parse_transfers(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
-/* True for the zone keys this module parses (provide-xfr, notify). */
+/* True for the zone keys this module parses (provide-xfr, notify, primaries,
+ * allow-notify). */
 bool xfr_conf_is_zone_key(const char *key);
+/* True when the zone being parsed at index zi listed primaries: it needs no file. */
+bool xfr_conf_is_secondary(struct daemon_conf *c, size_t zi);
+/* Takes the zone at index zi (name in wire form) as a secondary zone: it stays out of
+ * c->zones (nothing to compile from a file) and lives in c->xfr. */
+int xfr_conf_secondary(struct conf_ctx *cx, struct daemon_conf *c, size_t zi,
+                       yaml_node_t *name_node, const uint8_t *wire);
 /* Parses zone key key (value v) of the zone at index zi of c->zones, path "zones[i]". */
 int xfr_conf_zone_key(struct conf_ctx *cx, struct daemon_conf *c, size_t zi, const char *path,
                       const char *key, yaml_node_t *v);
@@ -118,13 +135,23 @@ void xfr_out_free(struct xfr_out *x);
 
 /* ---- signed queries (xfr_out.c, a worker's thread) ---------------------------------------- */
 
-/* True when answer_query() wrote NOTAUTH for q: it carried a TSIG, which the answer
- * path leaves to xfr_signed_answer() (a cheap test on the answer just written). */
+/* True when the answer a that answer_query() wrote for q is a refusal that is ours to
+ * replace: NOTAUTH for a query that carried a TSIG (the answer path has no keys), or
+ * NOTIMP for a NOTIFY (opcode 4). A cheap test on the answer just written, so plain
+ * queries pay nothing; xfr_answer() then answers instead. */
 static inline bool
-xfr_answer_wants_tsig(const uint8_t *q, size_t qlen, const uint8_t *a, size_t alen)
+xfr_answer_is_ours(const uint8_t *q, size_t qlen, const uint8_t *a, size_t alen)
 {
-	return alen >= 12 && qlen >= 12 && (a[3] & 0xf) == 9 && (q[10] | q[11]) != 0;
+	if (alen < 12 || qlen < 12)
+		return false;
+	unsigned rcode = a[3] & 0xf;
+	return (rcode == RCODE_NOTAUTH && (q[10] | q[11]) != 0) ||
+	       (rcode == RCODE_NOTIMP && ((q[2] >> 3) & 0xf) == 4);
 }
+/* Answers q instead: a NOTIFY (xfr_notify_answer()) or a signed query
+ * (xfr_signed_answer()). Not the answer path proper: allocates (HMAC), may log. */
+size_t xfr_answer(struct answer_ctx *ctx, const struct answer_client *cl, const uint8_t *q,
+                  size_t qlen, uint8_t *out, size_t cap);
 /* Answers a TSIG-signed query q (SOA checks of secondaries, RFC 8945): verifies it with
  * the published keys, answers the query without its TSIG through answer_query() and
  * signs the answer; BADKEY/BADSIG/BADTIME answers as RFC 8945 5.3.2 says. Writes into
@@ -132,6 +159,44 @@ xfr_answer_wants_tsig(const uint8_t *q, size_t qlen, const uint8_t *a, size_t al
  * signed queries take this slow path, never the plain answer path. */
 size_t xfr_signed_answer(struct answer_ctx *ctx, const struct answer_client *cl,
                          const uint8_t *q, size_t qlen, uint8_t *out, size_t cap);
+
+/* ---- secondary zones (xfr_in.c) --------------------------------------------------------------- */
+
+struct xfr_in;
+
+/* Zones that expired (no primary reachable past the SOA expire): published for the
+ * answer path, which answers SERVFAIL for them (as NSD and Knot do). */
+struct xfr_expired {
+	size_t n;
+	uint8_t apex[][DNAME_MAXLEN];
+};
+extern _Atomic(const struct xfr_expired *) xfr__expired;
+
+/* True when apex (wire) is an expired secondary zone. One atomic load when none is. */
+static inline bool
+xfr_zone_expired(const uint8_t *apex)
+{
+	const struct xfr_expired *e = atomic_load_explicit(&xfr__expired, memory_order_acquire);
+	for (size_t i = 0; e != NULL && i < e->n; i++) {
+		if (dname_equal(e->apex[i], apex))
+			return true;
+	}
+	return false;
+}
+
+/* Starts the secondary side on the main loop (zone files in <state_dir>/secondary). */
+int xfr_in_start(uv_loop_t *loop, struct zones_db *db, const char *state_dir,
+                 struct xfr_in **out);
+/* Follows the published configuration: new secondary zones are checked now (or at the
+ * refresh time their saved state says), dropped ones deleted. Main thread. */
+void xfr_in_apply(struct xfr_in *in);
+void xfr_in_stop(struct xfr_in *in);
+void xfr_in_unpublish_all(void);
+/* Answers a NOTIFY (RFC 1996) on a worker: from an allowed primary (allow-notify, or
+ * the primaries' addresses and keys) it wakes the zone's check; others get REFUSED or
+ * NOTAUTH and are logged. Returns the answer's length. */
+size_t xfr_notify_answer(const struct answer_client *cl, const uint8_t *q, size_t qlen,
+                         uint8_t *out, size_t cap);
 
 /* ---- NOTIFY out (notify.c, main loop) ------------------------------------------------------ */
 

@@ -324,7 +324,48 @@ parse_remotes(struct conf_ctx *cx, yaml_node_t *v, const char *zpath, const char
 bool
 xfr_conf_is_zone_key(const char *key)
 {
-	return strcmp(key, "provide-xfr") == 0 || strcmp(key, "notify") == 0;
+	return strcmp(key, "provide-xfr") == 0 || strcmp(key, "notify") == 0 ||
+	       strcmp(key, "primaries") == 0 || strcmp(key, "allow-notify") == 0;
+}
+
+bool
+xfr_conf_is_secondary(struct daemon_conf *c, size_t zi)
+{
+	if (c->xfr == NULL)
+		return false;
+	for (size_t i = 0; i < c->xfr->nzones; i++) {
+		if (c->xfr->zones[i].conf_index == zi)
+			return c->xfr->zones[i].nprimaries > 0;
+	}
+	return false;
+}
+
+int
+xfr_conf_secondary(struct conf_ctx *cx, struct daemon_conf *c, size_t zi, yaml_node_t *name_node,
+                   const uint8_t *wire)
+{
+	struct xfr_conf *x = c->xfr;
+	struct xfr_zone *z = zone_slot(x, zi);
+	char text[DNAME_MAXLEN * 4 + 2];
+	if (z == NULL)
+		return conf_error(cx, name_node, "zones", "out of memory");
+	dname_to_str(wire, text, sizeof(text));
+	for (size_t j = 0; j < c->nzones; j++) {
+		if (strcasecmp(c->zones[j].name, text) == 0)
+			return conf_error(cx, name_node, "zones", "duplicate zone '%s'", text);
+	}
+	for (size_t j = 0; j < x->nzones; j++) {
+		if (&x->zones[j] != z && x->zones[j].secondary &&
+		    strcasecmp(x->zones[j].name, text) == 0)
+			return conf_error(cx, name_node, "zones", "duplicate zone '%s'", text);
+	}
+	z->conf_index = XFR_NO_INDEX;
+	z->secondary = true;
+	z->name = strdup(text);
+	if (z->name == NULL)
+		return conf_error(cx, name_node, "zones", "out of memory");
+	dname_copy_lower(z->apex, wire);
+	return 0;
 }
 
 int
@@ -339,6 +380,19 @@ xfr_conf_zone_key(struct conf_ctx *cx, struct daemon_conf *c, size_t zi, const c
 		if (z->provide != NULL)
 			return conf_error(cx, v, path, "provide-xfr given twice");
 		return parse_acl(cx, v, path, key, &z->provide, &z->nprovide);
+	}
+	if (strcmp(key, "allow-notify") == 0) {
+		if (z->allow_notify != NULL)
+			return conf_error(cx, v, path, "allow-notify given twice");
+		return parse_acl(cx, v, path, key, &z->allow_notify, &z->nallow_notify);
+	}
+	if (strcmp(key, "primaries") == 0) {
+		if (z->primaries != NULL)
+			return conf_error(cx, v, path, "primaries given twice");
+		int rc = parse_remotes(cx, v, path, key, &z->primaries, &z->nprimaries);
+		if (rc == 0 && z->nprimaries == 0)
+			rc = conf_error(cx, v, path, "primaries: at least one address");
+		return rc;
 	}
 	if (z->notify != NULL)
 		return conf_error(cx, v, path, "notify given twice");
@@ -380,13 +434,28 @@ xfr_conf_finish(struct conf_ctx *cx, struct daemon_conf *c)
 		return 0;
 	for (size_t i = 0; i < x->nzones; i++) {
 		struct xfr_zone *z = &x->zones[i];
-		if (z->conf_index >= c->nzones)
-			return conf_error(cx, NULL, NULL, "transfer settings for an unnamed zone");
-		z->name = strdup(c->zones[z->conf_index].name);
-		if (z->name == NULL)
-			return conf_error(cx, NULL, NULL, "out of memory");
-		dname_from_str(z->name, z->apex);
-		dname_copy_lower(z->apex, z->apex);
+		if (!z->secondary) {
+			if (z->conf_index >= c->nzones)
+				return conf_error(cx, NULL, NULL, "transfer settings for an unnamed zone");
+			z->name = strdup(c->zones[z->conf_index].name);
+			if (z->name == NULL)
+				return conf_error(cx, NULL, NULL, "out of memory");
+			dname_from_str(z->name, z->apex);
+			dname_copy_lower(z->apex, z->apex);
+			if (z->nprimaries > 0)
+				return conf_error(cx, NULL, NULL, "zone '%s': a zone with primaries "
+				                  "is a secondary and has no file", z->name);
+		}
+		for (size_t j = 0; j < z->nprimaries; j++) {
+			if (resolve_key(cx, x, z->name, z->primaries[j].key_name,
+			                &z->primaries[j].key) != 0)
+				return SP_ECONFIG;
+		}
+		for (size_t j = 0; j < z->nallow_notify; j++) {
+			if (resolve_key(cx, x, z->name, z->allow_notify[j].key_name,
+			                &z->allow_notify[j].key) != 0)
+				return SP_ECONFIG;
+		}
 		for (size_t j = 0; j < z->nprovide; j++) {
 			if (resolve_key(cx, x, z->name, z->provide[j].key_name, &z->provide[j].key) != 0)
 				return SP_ECONFIG;
@@ -406,8 +475,14 @@ zone_free(struct xfr_zone *z)
 		free(z->provide[j].key_name);
 	for (size_t j = 0; j < z->nnotify; j++)
 		free(z->notify[j].key_name);
+	for (size_t j = 0; j < z->nprimaries; j++)
+		free(z->primaries[j].key_name);
+	for (size_t j = 0; j < z->nallow_notify; j++)
+		free(z->allow_notify[j].key_name);
 	free(z->provide);
 	free(z->notify);
+	free(z->primaries);
+	free(z->allow_notify);
 	free(z->name);
 }
 
@@ -525,7 +600,10 @@ conf_copy(const struct xfr_conf *x)
 		d->name = strdup(s->name ? s->name : "");
 		d->provide = calloc(s->nprovide + 1, sizeof(*d->provide));
 		d->notify = calloc(s->nnotify + 1, sizeof(*d->notify));
-		ok = d->name != NULL && d->provide != NULL && d->notify != NULL;
+		d->primaries = calloc(s->nprimaries + 1, sizeof(*d->primaries));
+		d->allow_notify = calloc(s->nallow_notify + 1, sizeof(*d->allow_notify));
+		ok = d->name != NULL && d->provide != NULL && d->notify != NULL &&
+		     d->primaries != NULL && d->allow_notify != NULL;
 		if (ok) {
 			if (s->nprovide > 0)
 				memcpy(d->provide, s->provide, s->nprovide * sizeof(*d->provide));
@@ -535,6 +613,15 @@ conf_copy(const struct xfr_conf *x)
 				d->provide[j].key_name = NULL;
 			for (size_t j = 0; j < s->nnotify; j++)
 				d->notify[j].key_name = NULL;
+			if (s->nprimaries > 0)
+				memcpy(d->primaries, s->primaries, s->nprimaries * sizeof(*d->primaries));
+			if (s->nallow_notify > 0)
+				memcpy(d->allow_notify, s->allow_notify,
+				       s->nallow_notify * sizeof(*d->allow_notify));
+			for (size_t j = 0; j < s->nprimaries; j++)
+				d->primaries[j].key_name = NULL;
+			for (size_t j = 0; j < s->nallow_notify; j++)
+				d->allow_notify[j].key_name = NULL;
 		}
 	}
 	if (!ok) {
@@ -574,4 +661,5 @@ xfr_unpublish_all(void)
 	free(history);
 	history = NULL;
 	nhistory = 0;
+	xfr_in_unpublish_all();
 }

@@ -515,3 +515,12 @@ xfr_signed_answer(struct answer_ctx *ctx, const struct answer_client *cl, const 
 	}
 	return len;
 }
+
+size_t
+xfr_answer(struct answer_ctx *ctx, const struct answer_client *cl, const uint8_t *q, size_t qlen,
+           uint8_t *out, size_t cap)
+{
+	if (((q[2] >> 3) & 0xf) == 4)
+		return xfr_notify_answer(cl, q, qlen, out, cap);
+	return xfr_signed_answer(ctx, cl, q, qlen, out, cap);
+}

@@ -534,3 +534,60 @@ zones_journal_close(struct zones_journal *j)
 		mdb_cursor_close(j->cur);
 	free(j);
 }
+
+/* ---- secondary state ------------------------------------------------------------------------- */
+
+static size_t
+state_key(const uint8_t *apex, uint8_t *out)
+{
+	uint8_t key[DNAME_KEY_MAXLEN];
+	size_t kl = dname_key(apex, key);
+	if (kl > ZONES_MAXKEY - 1)
+		return 0;
+	out[0] = XFR_KEY_STATE;
+	memcpy(out + 1, key, kl);
+	return 1 + kl;
+}
+
+int
+zones_xfr_state_put(struct zones_db *db, const uint8_t *apex, const void *val, size_t len)
+{
+	MDB_dbi dbi;
+	MDB_txn *txn;
+	uint8_t key[ZONES_MAXKEY + 1];
+	size_t kl = state_key(apex, key);
+	if (!zones__xfr_dbi(db, &dbi) || kl == 0)
+		return SP_ESTORE;
+	int rc = mdb_txn_begin(db->env, NULL, 0, &txn);
+	if (rc != 0)
+		return zones__mdb_err(rc);
+	MDB_val k = {kl, key}, v = {len, (void *)val};
+	rc = mdb_put(txn, dbi, &k, &v, 0);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return zones__mdb_err(rc);
+	}
+	return zones__mdb_err(mdb_txn_commit(txn));
+}
+
+int
+zones_xfr_state_get(struct zones_db *db, const uint8_t *apex, void *val, size_t cap, size_t *len)
+{
+	MDB_dbi dbi;
+	MDB_txn *txn;
+	uint8_t key[ZONES_MAXKEY + 1];
+	size_t kl = state_key(apex, key);
+	if (!zones__xfr_dbi(db, &dbi) || kl == 0)
+		return SP_ENOZONE;
+	int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return zones__mdb_err(rc);
+	MDB_val k = {kl, key}, v;
+	rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == 0) {
+		*len = v.mv_size < cap ? v.mv_size : cap;
+		memcpy(val, v.mv_data, *len);
+	}
+	mdb_txn_abort(txn);
+	return zones__mdb_err(rc);
+}

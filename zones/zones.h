@@ -240,4 +240,12 @@ int zones_journal_peek(struct zones_journal *j, struct zones_journal_rr *rr);
 void zones_journal_advance(struct zones_journal *j);
 void zones_journal_close(struct zones_journal *j);
 
+/* Secondary zones' state (serial, refresh times, last error: server/xfr_in.c), a small
+ * value per zone in the `xfr` DBI so that it survives restarts. put writes it in its
+ * own transaction (writer); get copies at most cap octets and sets *len (SP_ENOZONE
+ * when none is stored). */
+int zones_xfr_state_put(struct zones_db *db, const uint8_t *apex, const void *val, size_t len);
+int zones_xfr_state_get(struct zones_db *db, const uint8_t *apex, void *val, size_t cap,
+                        size_t *len);
+
 #endif

@@ -73,8 +73,10 @@ def signpost_conf(workdir, port, zones, keys=None, transfers=None, log_level="in
         lines += ["  %s: %s" % kv for kv in transfers.items()]
     lines.append("zones:")
     for z in zones:
-        lines += ["  - name: %s" % z["name"], "    file: %s" % yaml_str(z["file"])]
-        for key in ("provide-xfr", "notify"):
+        lines.append("  - name: %s" % z["name"])
+        if z.get("file"):
+            lines.append("    file: %s" % yaml_str(z["file"]))
+        for key in ("provide-xfr", "notify", "primaries", "allow-notify"):
             items = z.get(key)
             if items is None:
                 continue
@@ -165,6 +167,91 @@ def start_knot_secondary(workdir, origin, primary_port, key=True, port=None):
     s = dnsutil.Knot(w, port, ["knotd", "-c", conf])
     s.conf_path = conf
     return s
+
+
+# ---- NSD and Knot as primaries --------------------------------------------------------------------
+
+def start_nsd_primary(workdir, origin, text, notify_port=None, key=True, port=None):
+    """NSD serving origin from a file, allowing AXFR/IXFR from 127.0.0.1 with the key, and
+    NOTIFYing 127.0.0.1@notify_port."""
+    os.makedirs(workdir, exist_ok=True)
+    port = port or dnsutil.free_port()
+    w = workdir
+    k = " " + KEY_NAME if key else " NOKEY"
+    write(os.path.join(w, origin + "zone"), text)
+    lines = ["server:", "  ip-address: 127.0.0.1", "  port: %d" % port,
+             '  username: ""', '  chroot: ""', "  zonesdir: %s" % yaml_str(w),
+             '  database: ""', "  zonelistfile: %s" % yaml_str(os.path.join(w, "zone.list")),
+             "  xfrdfile: %s" % yaml_str(os.path.join(w, "xfrd.state")),
+             "  xfrdir: %s" % yaml_str(w),
+             "  pidfile: %s" % yaml_str(os.path.join(w, "nsd.pid")),
+             "  logfile: %s" % yaml_str(os.path.join(w, "nsd.log")),
+             "  verbosity: 2", "  server-count: 1", "  reuseport: no",
+             "  rrl-ratelimit: 0", "  rrl-whitelist-ratelimit: 0",
+             "remote-control:", "  control-enable: no"]
+    if key:
+        lines += ["key:", "  name: %s" % KEY_NAME, "  algorithm: %s" % KEY_ALG,
+                  "  secret: %s" % yaml_str(KEY_SECRET)]
+    lines += ["zone:", "  name: %s" % yaml_str(origin),
+              "  zonefile: %s" % yaml_str(origin + "zone"),
+              "  provide-xfr: 127.0.0.1%s" % k]
+    if notify_port:
+        lines.append("  notify: 127.0.0.1@%d%s" % (notify_port, k))
+    conf = os.path.join(w, "nsd.conf")
+    write(conf, "\n".join(lines) + "\n")
+    s = dnsutil.Nsd(w, port, ["nsd", "-d", "-c", conf])
+    s.conf_path = conf
+    s.zone_path = os.path.join(w, origin + "zone")
+    s.log_path = os.path.join(w, "nsd.log")
+    s.wait_for_soa(origin)
+    return s
+
+
+def start_knot_primary(workdir, origin, text, notify_port=None, key=True, port=None,
+                       extra_zones=(), catalog=None):
+    """Knot serving origin from a file (reloaded with `knotc zone-reload`), with a journal
+    of differences for IXFR, allowing transfers from 127.0.0.1 with the key and NOTIFYing
+    127.0.0.1@notify_port."""
+    os.makedirs(workdir, exist_ok=True)
+    port = port or dnsutil.free_port()
+    w = workdir
+    write(os.path.join(w, origin + "zone"), text)
+    lines = ["server:", "  rundir: %s" % yaml_str(w), "  listen: 127.0.0.1@%d" % port,
+             "  udp-workers: 1", "  tcp-workers: 1", "  background-workers: 1",
+             "log:", "  - target: stderr", "    any: info",
+             "database:", "  storage: %s" % yaml_str(w)]
+    if key:
+        lines += ["key:", "  - id: %s" % KEY_NAME, "    algorithm: %s" % KEY_ALG,
+                  "    secret: %s" % KEY_SECRET]
+    lines += ["acl:", "  - id: xfr-out", "    address: 127.0.0.1", "    action: transfer"]
+    if key:
+        lines.append("    key: %s" % KEY_NAME)
+    if notify_port:
+        lines += ["remote:", "  - id: secondary", "    address: 127.0.0.1@%d" % notify_port]
+        if key:
+            lines.append("    key: %s" % KEY_NAME)
+    lines += ["template:", "  - id: default", "    storage: %s" % yaml_str(w),
+              "    zonefile-sync: -1", "    zonefile-load: difference-no-serial" if False else
+              "    zonefile-load: difference", "    journal-content: changes",
+              "    semantic-checks: off", "    acl: xfr-out"]
+    if notify_port:
+        lines.append("    notify: secondary")
+    lines += ["zone:", "  - domain: %s" % yaml_str(origin), "    file: %s" % yaml_str(origin + "zone")]
+    for z in extra_zones:
+        lines += ["  - domain: %s" % yaml_str(z), "    file: %s" % yaml_str(z + "zone")]
+    conf = os.path.join(w, "knot.conf")
+    write(conf, "\n".join(lines) + "\n")
+    s = dnsutil.Knot(w, port, ["knotd", "-c", conf])
+    s.conf_path = conf
+    s.zone_path = os.path.join(w, origin + "zone")
+    s.wait_for_soa(origin)
+    return s
+
+
+def knot_reload(server, origin):
+    import subprocess
+    subprocess.run(["knotc", "-c", server.conf_path, "zone-reload", origin], check=True,
+                   capture_output=True, timeout=10)
 
 
 # ---- comparing ------------------------------------------------------------------------------------
