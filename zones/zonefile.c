@@ -474,7 +474,7 @@ do_directive(struct pstate *ps, char *entry, unsigned line)
 	}
 }
 
-/* ldns 1.8.3 reads an owner token of at most 255 characters (LDNS_MAX_DOMAINLEN), but a
+/* ldns 1.8.3 reads an owner token of at most 254 characters (LDNS_MAX_DOMAINLEN - 1), but a
  * name of 255 octets takes up to 1020 with \DDD escapes, which is how zones_dump() (ldns)
  * writes octets that are not printable: the dump of a good zone would not load again.
  * Such an owner is read here and handed to ldns as the previous owner, the token blanked
@@ -498,7 +498,7 @@ long_owner(struct pstate *ps, char *entry, unsigned line)
 		absolute = entry[n] == '.';
 		n++;
 	}
-	if (n <= DNAME_MAXLEN || ps->origin == NULL)
+	if (n < DNAME_MAXLEN || ps->origin == NULL)
 		return true;
 	size_t len = 0;
 	if (n < sizeof(tok)) {

@@ -973,7 +973,10 @@ owner_written_with_escapes_over_255_characters_loads_and_round_trips(void **stat
 	static const char zone[] = HEAD E16 E16 "." E16 E16 " A 192.0.2.7\n"
 	                           "  TXT \"same owner\"\n"
 	                           E16 E16 E16 "." E16 ".example. MX 10 ns1\n"
-	                           "a\\." E16 E16 E16 "." E16 " TXT \"relative, escaped dot\"\n";
+	                           "a\\." E16 E16 E16 "." E16 " TXT \"relative, escaped dot\"\n"
+	                           /* 255 characters exactly: ldns stops at 254. */
+	                           E16 E16 E16 ".xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	                           ".example. TXT \"255\"\n";
 	assert_int_equal(compile_text(f, "example.", "z.zone", zone, NULL), 0);
 	assert_int_equal(f->rep.errors, 0);
 	snprintf(path, sizeof(path), "%s/dump.zone", f->dir);
