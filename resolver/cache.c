@@ -422,6 +422,34 @@ resolver_cache_stats(struct resolver_cache *c, struct resolver_cache_stats *out)
 	}
 }
 
+/* Drops every entry owned by name (all types), or everything when name is NULL. Entries a
+ * resolution still holds stay alive through their references and die with them. Any
+ * thread; one shard mutex at a time (a worker reading another shard is not held up). */
+size_t
+resolver_cache_flush(struct resolver_cache *c, const uint8_t *name)
+{
+	uint8_t lower[DNAME_MAXLEN];
+	size_t n = 0;
+
+	if (name != NULL)
+		dname_copy_lower(lower, name);
+	for (int i = 0; i < NSHARDS; i++) {
+		struct shard *s = &c->shards[i];
+		pthread_mutex_lock(&s->lock);
+		for (size_t b = 0; b < s->nbuckets; b++) {
+			for (struct cache_entry *e = s->buckets[b], *nx; e != NULL; e = nx) {
+				nx = e->hnext;
+				if (name == NULL || dname_equal(e->name, lower)) {
+					shard_drop(s, e);
+					n++;
+				}
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	return n;
+}
+
 /* ---- composing answers ------------------------------------------------------------- */
 
 struct compose {

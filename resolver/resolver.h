@@ -166,6 +166,9 @@ struct resolver_cache_stats {
 	uint64_t entries, bytes, hits, misses, evictions, inserts;
 };
 void resolver_cache_stats(struct resolver_cache *c, struct resolver_cache_stats *out);
+/* Removes the entries of name (every type; wire form, any case), or all entries when name
+ * is NULL (`signpostctl cache flush [NAME]`). Returns how many went. Any thread. */
+size_t resolver_cache_flush(struct resolver_cache *c, const uint8_t *name);
 
 /* ---- queries ---------------------------------------------------------------------- */
 

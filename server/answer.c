@@ -730,6 +730,7 @@ answer_sections(struct resp *rs, enum query_verdict v)
 	}
 	if (!answer_zones(rs)) {
 		rs->rcode = RCODE_REFUSED;
+		rs->ctx->not_ours = true;   /* a resolver may take it (server/recurse.c) */
 		return;
 	}
 	/* QCLASS * (RFC 6895 3.2): answered from IN, but not authoritatively, since
@@ -767,6 +768,7 @@ answer_query(struct answer_ctx *ctx, const struct answer_client *cl, const uint8
 	struct query query;
 	struct resp rs;
 
+	ctx->not_ours = false;
 	enum query_verdict v = query_parse(&query, q, qlen);
 	/* Over TCP, a message too short to hold the question it announces gets no
 	 * answer: NSD drops TCP messages under 17 octets, Knot any without its question,

@@ -31,6 +31,9 @@ static int parse_server(struct conf_ctx *cx, yaml_node_t *node, struct daemon_co
 static int parse_log(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
 static int parse_zones(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
 static int parse_gslb(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
+static int parse_resolver(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
+
+const struct conf_resolver_hooks *conf_resolver_hooks;
 
 /* The top-level sections. Later modules add a row here. */
 static const struct conf_section sections[] = {
@@ -44,6 +47,7 @@ static const struct conf_section sections[] = {
 	{ "metrics", ops_conf_parse_metrics },
 	{ "keys", xfr_conf_parse_keys },
 	{ "transfers", xfr_conf_parse_transfers },
+	{ "resolver", parse_resolver },
 };
 
 /* ---- errors and scalars ------------------------------------------------------------- */
@@ -635,6 +639,16 @@ parse_gslb(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c)
 	return 0;
 }
 
+/* ---- resolver: ---------------------------------------------------------------------------- */
+
+static int
+parse_resolver(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c)
+{
+	if (conf_resolver_hooks == NULL)
+		return 0;
+	return conf_resolver_hooks->parse(cx, node, c);
+}
+
 struct gslb_zone_check {
 	struct conf_ctx *cx;
 	const struct daemon_conf *c;
@@ -849,6 +863,8 @@ daemon_conf_free(struct daemon_conf *c)
 	free(c->zones);
 	gslb_conf_free(c->gslb);
 	xfr_conf_free(c->xfr);
+	if (c->resolver != NULL && conf_resolver_hooks != NULL)
+		conf_resolver_hooks->free(c);
 	free(c->listen);
 	free(c->path);
 	free(c->state_dir);
@@ -933,6 +949,8 @@ daemon_conf_default(const char *state_dir)
 	if (gslb_conf_load("built-in configuration", daemon_example_gslb, &c->gslb) != 0)
 		goto fail;
 	c->gslb_enabled = true;
+	if (conf_resolver_hooks != NULL && conf_resolver_hooks->builtin(c) != 0)
+		goto fail;
 	return c;
 fail:
 	daemon_conf_free(c);

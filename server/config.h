@@ -81,6 +81,10 @@ struct daemon_conf {
 	char *control_group;        /* NULL: the daemon's own group */
 	bool metrics_enabled;       /* default true */
 	struct conf_listen metrics_listen;  /* default 127.0.0.1@9153 */
+
+	/* resolver: (resolver/resolver.h, parsed by server/recurse_conf.c); NULL when
+	 * absent. main.c hands it to the resolver (server/recurse.c), which takes it. */
+	struct resolver_conf *resolver;
 };
 
 #define CONF_DEFAULT_METRICS "127.0.0.1@9153"
@@ -110,6 +114,8 @@ extern const char daemon_example_zone[];
 extern const char daemon_example_zone_name[];
 /* The built-in gslb: section (a YAML document): a pool behind app.example.test. */
 extern const char daemon_example_gslb[];
+/* The built-in resolver: section (a YAML mapping): the IANA root hints and trust anchor. */
+extern const char daemon_default_resolver[];
 /* Writes the dig commands that try the example zone on port to f. */
 void daemon_conf_print_try(FILE *f, const struct daemon_conf *c);
 
@@ -156,6 +162,18 @@ int conf_get_listen(struct conf_ctx *cx, yaml_node_t *n, const char *path, uint1
 int conf_parse_listen(const char *text, uint16_t defport, struct conf_listen *out);
 /* Formats addr as "ADDR@PORT" into out. */
 void conf_format_addr(const struct sockaddr *addr, char *out, size_t outlen);
+
+/* ---- resolver: (server/recurse_conf.c) ---------------------------------------------- */
+
+/* Only signpostd links the resolver: it plugs the section in (recurse_conf_register())
+ * before loading. Without hooks (tools, unit tests) a resolver: section is accepted
+ * unchecked and the built-in default has none. */
+struct conf_resolver_hooks {
+	int (*parse)(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
+	void (*free)(struct daemon_conf *c);
+	int (*builtin)(struct daemon_conf *c);
+};
+extern const struct conf_resolver_hooks *conf_resolver_hooks;
 
 /* ---- control: and metrics: (server/ops_conf.c) ------------------------------------- */
 

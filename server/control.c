@@ -92,7 +92,7 @@ dispatch(struct req *r)
 		control__explain(r);
 	else if (strcmp(cmd, "cache") == 0 && r->argc >= 2 && strcmp(r->argv[1], "flush") == 0 &&
 	         r->argc <= 3)
-		control__refuse(r, "no resolver configured: there is no cache to flush");
+		control__cache_flush(r);
 	else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "stats") == 0)
 		control__refuse(r, "usage: %s (no arguments)", cmd);
 	else

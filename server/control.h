@@ -52,5 +52,7 @@ void control__zone(struct req *r);
 void control__reload(struct req *r);
 void control__gslb_cmd(struct req *r);
 void control__explain(struct req *r);
+/* cache flush [NAME] (server/recurse.c does the work). */
+void control__cache_flush(struct req *r);
 
 #endif

@@ -76,6 +76,7 @@ struct tcp_listener {
 };
 
 struct tcp_conn;
+struct recurse_worker;      /* server/recurse.c */
 
 /* Answer latency per worker (server/stats.c reads it): the time from a batch's start to
  * its last answer, divided over the batch's queries, counted into buckets whose upper
@@ -133,6 +134,7 @@ struct worker {
 	uint8_t (*rxbuf)[UDP_RX_SIZE];
 	uint8_t (*txbuf)[UDP_TX_SIZE];
 	uint8_t *tcp_scratch;       /* TCP_MSG_MAX: one answer before it is queued */
+	struct recurse_worker *rw;  /* replies from the resolver thread; NULL without one */
 };
 
 /* Sets up worker w (loop, snapshot, buffers, handles on the given sockets; takes the

@@ -102,3 +102,42 @@ daemon_conf_print_try(FILE *f, const struct daemon_conf *c)
 	        host, port, host, port, host, port, host, port, host, port, host, port, host, port);
 	fflush(f);
 }
+
+/* The built-in default's resolver: section (a YAML mapping): recursion for localhost only
+ * (the resolver's default ACL) from the IANA root servers, validating with the IANA root
+ * trust anchor. The addresses are those of /usr/share/dns/root.hints and the DS records
+ * those of /usr/share/dns/root.ds in Debian's dns-root-data 2024071801 (KSK-2017, key
+ * tag 20326, and KSK-2024, key tag 38696): embedded, so the daemon needs no package at
+ * run time; priming (RFC 8109) replaces the hints with the live root NS set. */
+const char daemon_default_resolver[] =
+	"enable: true\n"
+	"root-hints:\n"
+	"  - \"198.41.0.4\"   # a.root-servers.net. A\n"
+	"  - \"2001:503:ba3e::2:30\"   # a.root-servers.net. AAAA\n"
+	"  - \"170.247.170.2\"   # b.root-servers.net. A\n"
+	"  - \"2801:1b8:10::b\"   # b.root-servers.net. AAAA\n"
+	"  - \"192.33.4.12\"   # c.root-servers.net. A\n"
+	"  - \"2001:500:2::c\"   # c.root-servers.net. AAAA\n"
+	"  - \"199.7.91.13\"   # d.root-servers.net. A\n"
+	"  - \"2001:500:2d::d\"   # d.root-servers.net. AAAA\n"
+	"  - \"192.203.230.10\"   # e.root-servers.net. A\n"
+	"  - \"2001:500:a8::e\"   # e.root-servers.net. AAAA\n"
+	"  - \"192.5.5.241\"   # f.root-servers.net. A\n"
+	"  - \"2001:500:2f::f\"   # f.root-servers.net. AAAA\n"
+	"  - \"192.112.36.4\"   # g.root-servers.net. A\n"
+	"  - \"2001:500:12::d0d\"   # g.root-servers.net. AAAA\n"
+	"  - \"198.97.190.53\"   # h.root-servers.net. A\n"
+	"  - \"2001:500:1::53\"   # h.root-servers.net. AAAA\n"
+	"  - \"192.36.148.17\"   # i.root-servers.net. A\n"
+	"  - \"2001:7fe::53\"   # i.root-servers.net. AAAA\n"
+	"  - \"192.58.128.30\"   # j.root-servers.net. A\n"
+	"  - \"2001:503:c27::2:30\"   # j.root-servers.net. AAAA\n"
+	"  - \"193.0.14.129\"   # k.root-servers.net. A\n"
+	"  - \"2001:7fd::1\"   # k.root-servers.net. AAAA\n"
+	"  - \"199.7.83.42\"   # l.root-servers.net. A\n"
+	"  - \"2001:500:9f::42\"   # l.root-servers.net. AAAA\n"
+	"  - \"202.12.27.33\"   # m.root-servers.net. A\n"
+	"  - \"2001:dc3::35\"   # m.root-servers.net. AAAA\n"
+	"trust-anchor: |\n"
+	"  . IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n"
+	"  . IN DS 38696 8 2 683D2D0ACB8C9B712A1948B27F741219298D0A450D612C483AF444A4C0FB2B16\n";

@@ -63,6 +63,9 @@ struct answer_ctx {
 	struct answer_stats *stats;
 	/* The GSLB snapshot of this batch (gslb_state_acquire()), NULL without GSLB. */
 	const struct gslb_state *gslb;
+	/* Set by answer_query() when the last query's name is in none of our zones (it
+	 * answered REFUSED): server/recurse.c may resolve it instead. */
+	bool not_ours;
 };
 
 /* A parsed query (server/query.c). Names are uncompressed; qname keeps the case it

@@ -25,6 +25,7 @@
 #include "lib/log.h"
 #include "server/daemon.h"
 #include "server/ops.h"
+#include "server/recurse.h"
 #include "server/xfr.h"
 
 #ifdef HAVE_SYSTEMD
@@ -612,6 +613,7 @@ reload(struct daemon *d, const char *path)
 	if (path != NULL) {
 		/* After the zones: dynamic names are checked against what they now hold. */
 		gslb_reload(d);
+		recurse_reload(d->conf);
 		if (publish_answer_conf(d) != 0)
 			log_err("reload: out of memory; the previous answer settings stay");
 		else
@@ -775,6 +777,9 @@ setup(struct daemon *d, const struct options *o)
 	if (c->gslb != NULL && (rc = gslb_start(d)) != 0)
 		return rc;
 	d->gslb_on = c->gslb_enabled;
+	/* Before the workers: each gets a reply queue when the resolver runs. */
+	if ((rc = recurse_start(c)) != 0)
+		return rc;
 	apply_tcp_limits(d);
 	atomic_store(&d->sh.gen, 1);
 	if ((rc = publish_answer_conf(d)) != 0)
@@ -787,6 +792,7 @@ teardown(struct daemon *d)
 {
 	for (unsigned i = 0; i < d->nstarted; i++)
 		worker_join(&d->workers[i]);
+	recurse_stop();     /* before the workers' reply queues go */
 	for (unsigned i = 0; i < d->ninit; i++)
 		worker_deinit(&d->workers[i]);
 	xfr_unpublish_all();        /* no transfer can be starting any more */
@@ -818,6 +824,7 @@ main(int argc, char **argv)
 	static struct daemon d;
 
 	log_init("signpostd", LOG_LVL_INFO, false);
+	recurse_conf_register();    /* the resolver: section (server/recurse_conf.c) */
 	if (parse_args(argc, argv, &o) != 0)
 		return 1;
 	d.conf = load_config(&o);

@@ -26,6 +26,7 @@
 #include "lib/errors.h"
 #include "lib/log.h"
 #include "server/ops.h"
+#include "server/recurse.h"
 
 #define METRICS_MAX_CONNECTIONS 32
 #define METRICS_TIMEOUT_S 10
@@ -341,6 +342,7 @@ page_metrics(struct metrics *m, struct ops_buf *b)
 	metrics_queries(m, b);
 	metrics_zones(m, b);
 	metrics_gslb(m, b);
+	recurse_metrics(b);     /* the resolver's counters (server/recurse.c) */
 }
 
 /* ---- /status.json ------------------------------------------------------------------------ */

@@ -14,6 +14,7 @@
 
 #include "lib/log.h"
 #include "server/daemon.h"
+#include "server/recurse.h"
 #include "server/xfr.h"
 
 #define TCP_IN_INITIAL 4096
@@ -41,7 +42,16 @@ struct tcp_conn {
 	bool closing;
 	bool msg_timer;         /* the timer bounds the message being received */
 	struct xfr_out *xfr;    /* an AXFR/IXFR answer being streamed (xfr_out.c) */
+
+	/* Recursion (server/recurse.c): answers that come later, out of order (RFC 7766
+	 * 7: the IDs match them up), found by id; they wait in late while a write runs. */
+	uint64_t id;
+	unsigned recursing;     /* resolutions this connection still waits for */
+	uint8_t *late;
+	size_t late_len, late_cap;
 };
+
+static _Atomic uint64_t conn_ids;
 
 int
 tcp_socket_open(const struct conf_listen *l)
@@ -104,6 +114,7 @@ on_conn_handle_closed(uv_handle_t *h)
 	if (c->counted)
 		atomic_fetch_sub(&w->sh->tcp_per_client[c->bucket], 1);
 	xfr_out_free(c->xfr);
+	free(c->late);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -192,7 +203,8 @@ conn_queue(struct tcp_conn *c, const uint8_t *msg, size_t len)
 	}
 	c->out[c->out_len] = (uint8_t)(len >> 8);
 	c->out[c->out_len + 1] = (uint8_t)len;
-	memcpy(c->out + c->out_len + 2, msg, len);
+	if (msg != NULL)
+		memcpy(c->out + c->out_len + 2, msg, len);
 	c->out_len += 2 + len;
 	return true;
 }
@@ -226,6 +238,17 @@ conn_process(struct tcp_conn *c)
 
 	if (c->writing || c->closing)
 		return;
+	if (c->late_len > 0) {
+		/* Late answers, already length-prefixed: first out, they waited longest. */
+		if (!conn_queue(c, NULL, c->late_len)) {
+			conn_close(c);
+			return;
+		}
+		c->out_len -= 2 + c->late_len;
+		memcpy(c->out + c->out_len, c->late, c->late_len);
+		c->out_len += c->late_len;
+		c->late_len = 0;
+	}
 	while (c->xfr == NULL && c->in_len - pos >= 2 && c->out_len < TCP_FLUSH_AT) {
 		size_t mlen = (size_t)c->in[pos] << 8 | c->in[pos + 1];
 		if (c->in_len - pos - 2 < mlen)
@@ -255,6 +278,13 @@ conn_process(struct tcp_conn *c)
 		size_t alen = answer_query(&w->actx, &cl, q, mlen, w->tcp_scratch, TCP_MSG_MAX);
 		if (xfr_answer_is_ours(q, mlen, w->tcp_scratch, alen))
 			alen = xfr_answer(&w->actx, &cl, q, mlen, w->tcp_scratch, TCP_MSG_MAX);
+		if (w->rw != NULL) {
+			bool later;
+			alen = recurse_tcp(w, c->id, &cl, q, mlen, w->tcp_scratch, TCP_MSG_MAX, alen,
+			                   &later);
+			if (later)
+				c->recursing++;
+		}
 		if (alen > 0 && !conn_queue(c, w->tcp_scratch, alen)) {
 			if (begun)
 				worker_batch_end(w);
@@ -282,7 +312,7 @@ conn_process(struct tcp_conn *c)
 		}
 		c->writing = true;
 		uv_read_stop((uv_stream_t *)&c->h);
-	} else if (c->eof || w->stopping) {
+	} else if ((c->eof || w->stopping) && c->recursing == 0) {
 		/* Everything asked has been answered. */
 		conn_close(c);
 		return;
@@ -351,6 +381,7 @@ conn_new(struct worker *w)
 	c->in_cap = TCP_IN_INITIAL;
 	c->out_cap = TCP_OUT_INITIAL;
 	c->w = w;
+	c->id = atomic_fetch_add(&conn_ids, 1) + 1;
 	return c;
 }
 
@@ -486,4 +517,53 @@ tcp_conns_close_all(struct worker *w)
 		next = c->next;
 		conn_close(c);
 	}
+}
+
+/* ---- late answers (server/recurse.c) ----------------------------------------------------- */
+
+static struct tcp_conn *
+conn_find(struct worker *w, uint64_t id)
+{
+	for (struct tcp_conn *c = w->conns; c != NULL; c = c->next) {
+		if (c->id == id)
+			return c->closing ? NULL : c;
+	}
+	return NULL;
+}
+
+void
+tcp_conn_release(struct worker *w, uint64_t conn_id)
+{
+	struct tcp_conn *c = conn_find(w, conn_id);
+	if (c == NULL)
+		return;
+	if (c->recursing > 0)
+		c->recursing--;
+	conn_process(c);    /* closes a half-closed connection that has nothing more to wait for */
+}
+
+bool
+tcp_conn_deliver(struct worker *w, uint64_t conn_id, const uint8_t *msg, size_t len)
+{
+	struct tcp_conn *c = conn_find(w, conn_id);
+	if (c == NULL)
+		return false;
+	if (c->recursing > 0)
+		c->recursing--;
+	if (c->late_len + 2 + len > c->late_cap) {
+		size_t cap = c->late_len + 2 + len;
+		uint8_t *p = realloc(c->late, cap);
+		if (p == NULL) {
+			conn_close(c);
+			return false;
+		}
+		c->late = p;
+		c->late_cap = cap;
+	}
+	c->late[c->late_len] = (uint8_t)(len >> 8);
+	c->late[c->late_len + 1] = (uint8_t)len;
+	memcpy(c->late + c->late_len + 2, msg, len);
+	c->late_len += 2 + len;
+	conn_process(c);    /* writes now unless a write is running (on_write comes back) */
+	return true;
 }

@@ -14,6 +14,7 @@
 
 #include "lib/log.h"
 #include "server/daemon.h"
+#include "server/recurse.h"
 #include "server/xfr.h"
 
 static bool
@@ -179,6 +180,9 @@ udp_batch(struct udp_sock *u)
 		if (xfr_answer_is_ours(w->rxbuf[i], w->rx_msgs[i].msg_len, w->txbuf[out], len))
 			len = xfr_answer(&w->actx, &cl, w->rxbuf[i], w->rx_msgs[i].msg_len,
 			                 w->txbuf[out], UDP_TX_SIZE);
+		if (w->rw != NULL)  /* recursion: RA, cache answers, misses sent later */
+			len = recurse_udp(w, u->fd, rh, &cl, w->rxbuf[i], w->rx_msgs[i].msg_len,
+			                  w->txbuf[out], UDP_TX_SIZE, len);
 		if (len == 0)
 			continue;
 		struct msghdr *th = &w->tx_msgs[out].msg_hdr;
@@ -259,4 +263,10 @@ udp_sock_close(struct udp_sock *u)
 	if (u->w == NULL || u->fd < 0 || uv_is_closing((uv_handle_t *)&u->poll))
 		return;
 	uv_close((uv_handle_t *)&u->poll, on_poll_closed);
+}
+
+socklen_t
+udp__reply_pktinfo(const struct msghdr *rx, union udp_ctrl *tx)
+{
+	return reply_pktinfo(rx, tx);
 }

@@ -15,6 +15,7 @@
 #include "lib/errors.h"
 #include "lib/log.h"
 #include "server/daemon.h"
+#include "server/recurse.h"
 
 /* ---- the published answer configuration --------------------------------------------- */
 
@@ -161,6 +162,7 @@ on_wake(uv_async_t *a)
 		tcp_listener_close(&w->tcpl[i]);
 	}
 	uv_close((uv_handle_t *)&w->wake, NULL);
+	recurse_worker_stop(w);
 	tcp_conns_drain(w);
 	if (w->nconns > 0) {
 		uv_timer_start(&w->grace, on_grace_end, SHUTDOWN_GRACE_MS, 0);
@@ -206,6 +208,8 @@ worker_init(struct worker *w, unsigned id, struct daemon_shared *sh, struct zone
 	w->wake.data = w;
 	uv_timer_init(&w->loop, &w->grace);
 	w->grace.data = w;
+	if ((rc = recurse_worker_init(w)) != 0)
+		return rc;
 	for (size_t i = 0; i < c->nlisten; i++) {
 		int r1 = udp_sock_init(w, &w->udp[i], udp_fds[i]);
 		int r2 = tcp_listener_init(w, &w->tcpl[i], tcp_fds[i]);
@@ -273,6 +277,7 @@ worker_deinit(struct worker *w)
 		if (uv_loop_close(&w->loop) != 0)
 			log_warn("worker %u: loop still busy at exit", w->id);
 	}
+	recurse_worker_deinit(w);
 	zones_snapshot_free(w->zsnap);
 	free(w->udp);
 	free(w->tcpl);

@@ -422,7 +422,7 @@ def test_check_config_accepts_a_good_file(tmp_path):
     ("server:\n  workers: -2\n", 2, "server.workers: must not be negative"),
     ("server:\n  tcp-idle-timeout: 5 minutes\n", 2, "server.tcp-idle-timeout: not a duration"),
     ("zones:\n  - name: a.\n", 2, "zones[0]: zone 'a.' without 'file'"),
-    ("log:\n  level: info\nresolver: {}\n", 3, "unknown key 'resolver' at the top level"),
+    ("log:\n  level: info\nrecursor: {}\n", 3, "unknown key 'recursor' at the top level"),
 ])
 def test_check_config_rejects_a_bad_file_naming_line_and_key(tmp_path, bad, line, message):
     conf = tmp_path / "bad.conf"
