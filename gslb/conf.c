@@ -593,6 +593,8 @@ parse_pool(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, cons
 static int
 pool_find(const struct gslb_conf *c, const char *name)
 {
+	if (name == NULL)
+		return -1;      /* a key that is not a scalar (already reported) */
 	for (unsigned i = 0; i < c->n_pools; i++) {
 		if (strcmp(c->pools[i].name, name) == 0)
 			return (int)i;

@@ -294,6 +294,32 @@ yaml_syntax_errors_and_a_missing_section_are_reported(void **state)
 	assert_non_null(strstr(log, "gslb.pools: at least one pool is required"));
 }
 
+/* Found by tests/fuzz/fuzz_gslb_conf: a pool key that is not a scalar reached
+ * strcmp(name, NULL) in the second (fallback) pass: a crash without UBSan. */
+static void
+a_pool_key_that_is_not_a_scalar_is_an_error_not_a_crash(void **state)
+{
+	char log[4096];
+	struct gslb_conf *c = NULL;
+	static const char text[] =
+		"gslb:\n"
+		"  pools:\n"
+		"    web:\n"
+		"      fallback: pool:sorry\n"
+		"      members:\n"
+		"        - { name: a, address: 192.0.2.1 }\n"
+		"    ? [x]\n"                                          /* 7 */
+		"    : {}\n"
+		"    sorry:\n"
+		"      members:\n"
+		"        - { name: b, address: 192.0.2.2 }\n"
+		"  names:\n"
+		"    - { name: www.example.test., pool: web }\n";
+	assert_int_equal(parse_capture(text, &c, log, sizeof(log)), SP_ECONFIG);
+	assert_null(c);
+	assert_non_null(strstr(log, "test.yaml:7: gslb.pools: keys must be scalars"));
+}
+
 /* Bad input of every kind: random cuts, duplications and byte flips of the example
  * either parse or fail with SP_ECONFIG; never a crash (run under ASan in CI). */
 static void
@@ -371,6 +397,7 @@ main(void)
 		cmocka_unit_test(a_tcp_check_needs_a_port),
 		cmocka_unit_test(yaml_syntax_errors_and_a_missing_section_are_reported),
 		cmocka_unit_test(mangled_configurations_fail_cleanly),
+		cmocka_unit_test(a_pool_key_that_is_not_a_scalar_is_an_error_not_a_crash),
 	};
 	log_init("test_gslb_conf", LOG_LVL_INFO, false);
 	return cmocka_run_group_tests(tests, NULL, NULL);
