@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include "lib/dname.h"
 #include "lib/errors.h"
 #include "zones/zones.h"
 
@@ -351,6 +354,34 @@ cmd_delete(const struct cmd_opts *o, char **argv)
 	return finish(rc, "delete", argv[0]);
 }
 
+/* A TSIG key (RFC 8945) for keys: in signpostd's configuration: 32 random octets
+ * (the HMAC-SHA256 block is 64; RFC 8945 6 asks for at least the output size, 32), as
+ * YAML ready to paste. NSD's key: and Knot's key: take the same name, algorithm and
+ * base64 secret. */
+static int
+cmd_tsig_keygen(const struct cmd_opts *o, char **argv)
+{
+	uint8_t secret[32];
+	unsigned char b64[64];
+	uint8_t wire[DNAME_MAXLEN];
+	char name[DNAME_MAXLEN * 4 + 2];
+
+	(void)o;
+	if (dname_from_str(argv[0], wire) == 0) {
+		fprintf(stderr, "%s: tsig-keygen: not a key name: '%s'\n", PROG, argv[0]);
+		return EXIT_USAGE;
+	}
+	if (getentropy(secret, sizeof(secret)) != 0) {
+		fprintf(stderr, "%s: tsig-keygen: no randomness: %s\n", PROG, strerror(errno));
+		return EXIT_USAGE;
+	}
+	EVP_EncodeBlock(b64, secret, sizeof(secret));
+	dname_to_str(wire, name, sizeof(name));
+	printf("keys:\n  - name: %s\n    algorithm: hmac-sha256\n    secret: \"%s\"\n", name,
+	       (const char *)b64);
+	return EXIT_OK;
+}
+
 static const struct command commands[] = {
 	{ "check", 2, "ORIGIN FILE", "parse and validate a master file; the database is not used",
 	  OPT_TTLMAX | OPT_WFATAL | OPT_QUIET, cmd_check },
@@ -363,6 +394,8 @@ static const struct command commands[] = {
 	  OPT_DB, cmd_dump },
 	{ "delete", 1, "ORIGIN", "remove a zone from the database", OPT_DB | OPT_QUIET,
 	  cmd_delete },
+	{ "tsig-keygen", 1, "NAME", "print a new random HMAC-SHA256 TSIG key as a keys: entry",
+	  0, cmd_tsig_keygen },
 };
 
 /* ---- command line ---------------------------------------------------------------------- */

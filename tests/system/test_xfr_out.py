@@ -310,3 +310,19 @@ def test_notify_is_retried_until_the_secondary_answers(tmp_path, servers):
                 transfers={"notify-retries": 2, "notify-timeout": "100ms"})
     servers.append(s)
     X.wait_log(s, "no answer from 127.0.0.1@%d after 3 tries" % sport, timeout=5)
+
+
+def test_tsig_keygen_prints_a_key_that_works(tmp_path, servers):
+    import subprocess
+    out = subprocess.run([os.path.join(dnsutil.build_dir(), "signpost-zone"), "tsig-keygen",
+                          "made.key"], capture_output=True, text=True, timeout=10, check=True)
+    secret = out.stdout.split('secret: "')[1].split('"')[0]
+    assert len(__import__("base64").b64decode(secret)) == 32
+    text = X.zone_text(ORIGIN, 1)
+    s = primary(tmp_path, text, provide=[("127.0.0.1", "made.key.")],
+                keys=[("made.key.", "hmac-sha256", secret)])
+    servers.append(s)
+    ring = {dns.name.from_text("made.key."): dns.tsig.Key("made.key.", secret, "hmac-sha256")}
+    msgs = list(dns.query.xfr("127.0.0.1", ORIGIN, port=s.port, timeout=5, keyring=ring,
+                              keyname="made.key.", relativize=False))
+    assert set(X.records(msgs)) == X.zone_records(ORIGIN, text)
