@@ -628,6 +628,16 @@ route(struct worker *w, const struct answer_client *cl, const uint8_t *pkt, size
 	struct resolver_reply_params params;
 	reply_params(&q, pkt, cl->tcp, ours, &params);
 
+	/* RD=0 (RFC 1034 4.3.1): the cache may answer, but nothing is resolved for it; a
+	 * miss keeps its REFUSED (saved here: a miss may have scribbled on out). Unbound's
+	 * "allow_snoop" answers from the cache the same way; its plain "allow" refuses
+	 * every RD=0 query (docs/conformance.md). */
+	uint8_t saved[512];
+	if (!q.rd) {
+		if (*len > sizeof(saved))
+			return ROUTE_AS_IS;
+		memcpy(saved, out, *len);
+	}
 	/* The answer path already counted a REFUSED for this query: it is ours now. */
 	w->stats.rcode[RCODE_REFUSED]--;
 	uint8_t rcode;
@@ -646,10 +656,12 @@ route(struct worker *w, const struct answer_client *cl, const uint8_t *pkt, size
 			return ROUTE_DONE;
 		}
 	}
-	/* RD=0 and not cached: Unbound resolves it anyway (its norec answer from cache
-	 * failed, so it falls through to the mesh), and so do we. */
-	if (!q.rd)
+	if (!q.rd) {
+		memcpy(out, saved, *len);
+		w->stats.rcode[RCODE_REFUSED]++;
 		atomic_fetch_add_explicit(&rec->norec, 1, memory_order_relaxed);
+		return ROUTE_DONE;
+	}
 	struct pending *p = malloc(sizeof(*p));
 	if (p == NULL)
 		goto servfail;
