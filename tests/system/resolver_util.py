@@ -110,8 +110,9 @@ def sign(workdir, origin, fname, text, keys, expired=False):
     return path + ".signed"
 
 
-def build_zones(workdir):
-    """Writes and signs every zone; returns {name: path} and the root trust-anchor file."""
+def build_zones(workdir, bench_hosts=0):
+    """Writes and signs every zone; returns {name: path} and the root trust-anchor file.
+    bench_hosts adds host0..hostN-1 A records to good.tld1. (the benchmark's names)."""
     os.makedirs(workdir, exist_ok=True)
     out = {}
     sec_keys = keygen(workdir, "sec.")
@@ -144,6 +145,7 @@ def build_zones(workdir):
     good = zone_head("good.tld1.", GOOD_IP, neg_ttl=60)
     good += ("www A 192.0.2.1\nwww AAAA 2001:db8::1\nalias CNAME www\n"
              "out CNAME www.knot.tld1.\nmail MX 10 www\nshort 5 A 192.0.2.5\n")
+    good += "".join("host%d A 10.0.%d.%d\n" % (i, i >> 8, i & 255) for i in range(bench_hosts))
     out["good.tld1."] = os.path.join(workdir, "good.zone")
     with open(out["good.tld1."], "w") as f:
         f.write(good)
@@ -466,11 +468,11 @@ def start_knot_auth(workdir, ip, zones):
 class Hierarchy:
     """Every authority of the private hierarchy; stop() stops them all by PID."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, bench_hosts=0):
         self.workdir = workdir
         self.procs = []
         self.py = {}
-        self.zones, self.anchor = build_zones(os.path.join(workdir, "zones"))
+        self.zones, self.anchor = build_zones(os.path.join(workdir, "zones"), bench_hosts)
         self.hints = os.path.join(workdir, "root.hints")
         with open(self.hints, "w") as f:
             f.write(". 3600000 NS ns.\nns. 3600000 A %s\n" % ROOT_IP)
