@@ -62,6 +62,8 @@ struct xfr_zone {
 	                                 * primaries' addresses, with their keys) */
 	size_t nallow_notify;
 	bool secondary;                 /* listed without a file, with primaries */
+	bool catalog;                   /* catalog: consumer - a catalog zone (RFC 9432):
+	                                 * its members become secondary zones */
 };
 
 #define XFR_NO_INDEX ((size_t)-1)       /* conf_index of a secondary zone */
@@ -183,6 +185,17 @@ xfr_zone_expired(const uint8_t *apex)
 	}
 	return false;
 }
+
+/* Member zones of catalogs (RFC 9432), published for NOTIFY on the workers: each with the
+ * catalog zone whose primaries, keys and allow-notify it uses. */
+struct xfr_members {
+	size_t n;
+	struct {
+		uint8_t apex[DNAME_MAXLEN];
+		const struct xfr_zone *catalog;
+	} e[];
+};
+extern _Atomic(const struct xfr_members *) xfr__members;
 
 /* Starts the secondary side on the main loop (zone files in <state_dir>/secondary). */
 int xfr_in_start(uv_loop_t *loop, struct zones_db *db, const char *state_dir,

@@ -325,7 +325,8 @@ bool
 xfr_conf_is_zone_key(const char *key)
 {
 	return strcmp(key, "provide-xfr") == 0 || strcmp(key, "notify") == 0 ||
-	       strcmp(key, "primaries") == 0 || strcmp(key, "allow-notify") == 0;
+	       strcmp(key, "primaries") == 0 || strcmp(key, "allow-notify") == 0 ||
+	       strcmp(key, "catalog") == 0;
 }
 
 bool
@@ -380,6 +381,14 @@ xfr_conf_zone_key(struct conf_ctx *cx, struct daemon_conf *c, size_t zi, const c
 		if (z->provide != NULL)
 			return conf_error(cx, v, path, "provide-xfr given twice");
 		return parse_acl(cx, v, path, key, &z->provide, &z->nprovide);
+	}
+	if (strcmp(key, "catalog") == 0) {
+		const char *val = scalar_of(v);
+		if (val == NULL || strcmp(val, "consumer") != 0)
+			return conf_error(cx, v, path, "catalog: 'consumer' is the one role supported "
+			                  "(the zone must have primaries)");
+		z->catalog = true;
+		return 0;
 	}
 	if (strcmp(key, "allow-notify") == 0) {
 		if (z->allow_notify != NULL)
@@ -445,6 +454,9 @@ xfr_conf_finish(struct conf_ctx *cx, struct daemon_conf *c)
 			if (z->nprimaries > 0)
 				return conf_error(cx, NULL, NULL, "zone '%s': a zone with primaries "
 				                  "is a secondary and has no file", z->name);
+			if (z->catalog)
+				return conf_error(cx, NULL, NULL, "zone '%s': catalog: consumer needs "
+				                  "primaries (and no file)", z->name);
 		}
 		for (size_t j = 0; j < z->nprimaries; j++) {
 			if (resolve_key(cx, x, z->name, z->primaries[j].key_name,

@@ -59,6 +59,7 @@ struct sec_zone {
 	uv_timer_t timer;
 	bool busy, again, gone;
 	bool closed;                    /* its timer closed (at stop): freed when idle */
+	struct sec_zone *catalog_of;    /* a member: the catalog zone that lists it */
 	struct sec_state st;
 };
 
@@ -121,6 +122,7 @@ struct job {
 	char path[PATH_MAX];
 	/* outputs */
 	bool ok, updated, ixfr;
+	bool refused;                   /* the last answer was an error rcode */
 	uint32_t new_serial, refresh, retry, expire;
 	uint64_t records, msgs;
 	char from[80];
@@ -254,6 +256,14 @@ answer_ok(struct job *j, const uint8_t *m, size_t n, uint16_t id, struct tsig_ct
 		snprintf(j->err, sizeof(j->err), "%s: malformed answer", j->from);
 		return false;
 	}
+	/* An error answer is taken as a refusal whether or not it is signed (RFC 8945
+	 * 5.3.2 lets BADKEY/BADSIG go unsigned, and servers refuse unsigned): it never
+	 * gives us data. */
+	if ((m[3] & 0xf) != 0) {
+		snprintf(j->err, sizeof(j->err), "%s: answered rcode %u", j->from, m[3] & 0xf);
+		j->refused = true;
+		return false;
+	}
 	if (tc != NULL) {
 		uint16_t e;
 		enum tsig_verdict v = tsig_verify_response(tc, m, n, (uint64_t)time(NULL), &e);
@@ -262,10 +272,6 @@ answer_ok(struct job *j, const uint8_t *m, size_t n, uint16_t id, struct tsig_ct
 			         j->from, (int)v, e);
 			return false;
 		}
-	}
-	if ((m[3] & 0xf) != 0) {
-		snprintf(j->err, sizeof(j->err), "%s: answered rcode %u", j->from, m[3] & 0xf);
-		return false;
 	}
 	return true;
 }
@@ -493,6 +499,7 @@ rx_rr(struct job *j, struct rx *x, struct rrset_file *f, const ldns_rr *rr)
 		}
 		x->final = serial;
 		x->soa = ldns_rr_clone(rr);
+		soa_fields(rr, &serial, &j->refresh, &j->retry, &j->expire);
 		x->st = RX_SECOND;
 		/* IXFR answered by the SOA alone: up to date (RFC 1995 4). */
 		return true;
@@ -669,8 +676,15 @@ job_work(uv_work_t *req)
 		uint32_t serial;
 		j->err[0] = '\0';
 		snprintf(j->from, sizeof(j->from), "%s", j->prim[i].addr.text);
-		if (!soa_query(j, i, &serial))
-			continue;
+		j->refused = false;
+		if (!soa_query(j, i, &serial)) {
+			/* Knot refuses queries for the catalog zones it generates: those are
+			 * only transferred. A refused SOA query is followed by the transfer,
+			 * which says itself whether we are up to date. */
+			if (!j->refused)
+				continue;
+			serial = j->serial + 1;
+		}
 		if (j->have && !serial_lt(j->serial, serial)) {
 			j->new_serial = j->serial;
 			j->ok = true;       /* up to date */
@@ -700,6 +714,131 @@ state_save(struct sec_zone *z)
 	int rc = zones_xfr_state_put(z->in->db, z->apex, &z->st, sizeof(z->st));
 	if (rc != 0)
 		log_warn("xfr-in: %s: cannot save the secondary state: %s", z->name, sp_strerror(rc));
+}
+
+/* ---- catalog zones (RFC 9432), consumer side --------------------------------------------- */
+
+_Atomic(const struct xfr_members *) xfr__members;
+static struct xfr_members **members_history;
+static size_t nmembers_history;
+
+static void
+publish_members(struct xfr_in *in)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < in->nzones; i++)
+		n += in->zones[i]->catalog_of != NULL && !in->zones[i]->gone;
+	struct xfr_members *m = calloc(1, sizeof(*m) + n * sizeof(m->e[0]));
+	struct xfr_members **h = realloc(members_history, (nmembers_history + 1) * sizeof(*h));
+	if (h != NULL)
+		members_history = h;
+	if (m == NULL || h == NULL) {
+		free(m);
+		log_err("xfr-in: out of memory publishing catalog members");
+		return;
+	}
+	for (size_t i = 0; i < in->nzones; i++) {
+		struct sec_zone *z = in->zones[i];
+		if (z->catalog_of == NULL || z->gone)
+			continue;
+		memcpy(m->e[m->n].apex, z->apex, dname_len(z->apex));
+		m->e[m->n++].catalog = z->catalog_of->conf;
+	}
+	members_history[nmembers_history++] = m;
+	atomic_store(&xfr__members, m);
+}
+
+static struct sec_zone *zone_add_named(struct xfr_in *in, const struct xfr_conf *xc,
+                                       const struct xfr_zone *c, const uint8_t *apex);
+static struct sec_zone *zone_find(struct xfr_in *in, const uint8_t *apex);
+static void check_now(struct sec_zone *z);
+static void schedule(struct sec_zone *z, uint64_t in_s);
+
+/* The member zones a catalog lists now: the PTR targets of <id>.zones.<catalog>
+ * (RFC 9432 4.1), at most max of them, into names (DNAME_MAXLEN each). */
+static size_t
+catalog_members(struct xfr_in *in, const struct sec_zone *cat, uint8_t (*names)[DNAME_MAXLEN],
+                size_t max)
+{
+	struct zones_iter *it = NULL;
+	uint8_t owner[DNAME_MAXLEN], zones_apex[DNAME_MAXLEN + 6] = "\5zones";
+	struct zones_node node;
+	struct zones_rrset rr;
+	size_t n = 0;
+	unsigned labels = dname_labels(cat->apex);
+
+	memcpy(zones_apex + 6, cat->apex, dname_len(cat->apex));
+	if (zones_iter_new(in->db, cat->apex, &it) != 0)
+		return 0;
+	while (n < max && zones_iter_next(it, owner, &node) == 1) {
+		if (dname_labels(owner) != labels + 2 ||
+		    !dname_equal(dname_suffix(owner, labels + 1), zones_apex) ||
+		    !zones_node_rrset(&node, 12 /* PTR */, 0, &rr) || rr.count != 1)
+			continue;       /* RFC 9432 4.1: exactly one PTR per member node */
+		const uint8_t *target = rr.rdata + 2;
+		dname_copy_lower(names[n], target);
+		if (dname_is_subdomain(names[n], cat->apex))
+			continue;       /* a member inside the catalog would shadow it */
+		n++;
+	}
+	zones_iter_free(it);
+	return n;
+}
+
+/* Brings the members of catalog cat in line with what it lists: new members become
+ * secondary zones from the catalog's primaries, members no longer listed are removed
+ * (RFC 9432 5.3, 5.4). A name that is also configured as a zone is left alone. */
+static void
+catalog_sync(struct sec_zone *cat)
+{
+	struct xfr_in *in = cat->in;
+	const size_t max = 10000;
+	uint8_t (*names)[DNAME_MAXLEN] = malloc(max * DNAME_MAXLEN);
+	if (names == NULL)
+		return;
+	size_t n = catalog_members(in, cat, names, max);
+	const struct xfr_conf *xc = xfr_published();
+	bool changed = false;
+	for (size_t i = 0; i < in->nzones; i++) {
+		struct sec_zone *z = in->zones[i];
+		if (z->catalog_of != cat || z->gone)
+			continue;
+		bool listed = false;
+		for (size_t k = 0; k < n && !listed; k++)
+			listed = dname_equal(names[k], z->apex);
+		if (!listed) {
+			z->gone = true;
+			uv_timer_stop(&z->timer);
+			(void)zones_delete(in->db, z->name);
+			log_notice("xfr-in: catalog %s no longer lists %s: removed", cat->name, z->name);
+			changed = true;
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct zones_info info;
+		char text[DNAME_MAXLEN * 4 + 2];
+		if (zone_find(in, names[k]) != NULL || xfr_conf_zone(xc, names[k]) != NULL)
+			continue;
+		dname_to_str(names[k], text, sizeof(text));
+		/* A configured primary zone of that name (compiled from a file) wins. */
+		if (zones_info_get(in->db, text, &info) == 0 &&
+		    strstr(info.source, "/secondary/") == NULL)
+			continue;
+		struct sec_zone *z = zone_add_named(in, xc, cat->conf, names[k]);
+		if (z == NULL)
+			break;
+		z->catalog_of = cat;
+		changed = true;
+		log_notice("xfr-in: catalog %s provisions %s", cat->name, z->name);
+		int64_t now = (int64_t)time(NULL);
+		if (z->st.have && z->st.next_refresh > now)
+			schedule(z, (uint64_t)(z->st.next_refresh - now));
+		else
+			check_now(z);
+	}
+	free(names);
+	if (changed)
+		publish_members(in);
 }
 
 static void
@@ -792,6 +931,8 @@ on_job_done(uv_work_t *req, int status)
 	if (was_expired != (bool)z->st.expired)
 		publish_expired(in);
 	state_save(z);
+	if (j->ok && j->updated && z->conf->catalog && z->catalog_of == NULL)
+		catalog_sync(z);
 	bool again = z->again;
 	z->again = false;
 	free(j);
@@ -886,6 +1027,14 @@ on_zone_closed(uv_handle_t *h)
 static struct sec_zone *
 zone_add(struct xfr_in *in, const struct xfr_conf *xc, const struct xfr_zone *c)
 {
+	return zone_add_named(in, xc, c, c->apex);
+}
+
+/* A secondary zone apex taking its settings (primaries, keys, allow-notify) from c. */
+static struct sec_zone *
+zone_add_named(struct xfr_in *in, const struct xfr_conf *xc, const struct xfr_zone *c,
+               const uint8_t *apex)
+{
 	struct sec_zone **zs = realloc(in->zones, (in->nzones + 1) * sizeof(*zs));
 	struct sec_zone *z = calloc(1, sizeof(*z));
 	if (zs != NULL)
@@ -895,8 +1044,8 @@ zone_add(struct xfr_in *in, const struct xfr_conf *xc, const struct xfr_zone *c)
 		return NULL;
 	}
 	z->in = in;
-	memcpy(z->apex, c->apex, dname_len(c->apex));
-	snprintf(z->name, sizeof(z->name), "%s", c->name);
+	memcpy(z->apex, apex, dname_len(apex));
+	dname_to_str(apex, z->name, sizeof(z->name));
 	z->conf = c;
 	z->xc = xc;
 	uv_timer_init(in->loop, &z->timer);
@@ -934,7 +1083,7 @@ xfr_in_apply(struct xfr_in *in)
 	int64_t now = (int64_t)time(NULL);
 	for (size_t i = 0; i < in->nzones; i++) {
 		struct sec_zone *z = in->zones[i];
-		if (z->gone)
+		if (z->gone || z->catalog_of != NULL)
 			continue;
 		const struct xfr_zone *c = xfr_conf_zone(xc, z->apex);
 		if (c == NULL || !c->secondary) {
@@ -946,6 +1095,21 @@ xfr_in_apply(struct xfr_in *in)
 			continue;
 		}
 		z->conf = c;
+		z->xc = xc;
+	}
+	/* Members follow their catalog: its new settings, or its removal. */
+	for (size_t i = 0; i < in->nzones; i++) {
+		struct sec_zone *z = in->zones[i];
+		if (z->gone || z->catalog_of == NULL)
+			continue;
+		if (z->catalog_of->gone || !z->catalog_of->conf->catalog) {
+			z->gone = true;
+			uv_timer_stop(&z->timer);
+			(void)zones_delete(in->db, z->name);
+			log_notice("xfr-in: %s: its catalog is gone: removed", z->name);
+			continue;
+		}
+		z->conf = z->catalog_of->conf;
 		z->xc = xc;
 	}
 	for (size_t i = 0; xc != NULL && i < xc->nzones; i++) {
@@ -963,8 +1127,11 @@ xfr_in_apply(struct xfr_in *in)
 			schedule(z, (uint64_t)(z->st.next_refresh - now));
 		else
 			check_now(z);
+		if (c->catalog && z->st.have)
+			catalog_sync(z);    /* the members the stored catalog lists */
 	}
 	publish_expired(in);
+	publish_members(in);
 }
 
 int
@@ -1023,6 +1190,12 @@ xfr_in_stop(struct xfr_in *in)
 void
 xfr_in_unpublish_all(void)
 {
+	atomic_store(&xfr__members, NULL);
+	for (size_t i = 0; i < nmembers_history; i++)
+		free(members_history[i]);
+	free(members_history);
+	members_history = NULL;
+	nmembers_history = 0;
 	atomic_store(&xfr__expired, NULL);
 	for (size_t i = 0; i < nexpired_history; i++)
 		free(expired_history[i]);
@@ -1077,6 +1250,11 @@ xfr_notify_answer(const struct answer_client *cl, const uint8_t *q, size_t qlen,
 	uint16_t rcode = RCODE_NOERROR;
 	dname_copy_lower(apex, qname);
 	const struct xfr_zone *z = xfr_conf_zone(xc, apex);
+	const struct xfr_members *mem = atomic_load(&xfr__members);
+	for (size_t i = 0; z == NULL && mem != NULL && i < mem->n; i++) {
+		if (dname_equal(mem->e[i].apex, apex))
+			z = mem->e[i].catalog;  /* a catalog member: its catalog's rules */
+	}
 	if (v == TSIG_FORMERR) {
 		rcode = RCODE_FORMERR;
 	} else if (v != TSIG_OK && v != TSIG_NONE) {

@@ -76,6 +76,8 @@ def signpost_conf(workdir, port, zones, keys=None, transfers=None, log_level="in
         lines.append("  - name: %s" % z["name"])
         if z.get("file"):
             lines.append("    file: %s" % yaml_str(z["file"]))
+        if z.get("catalog"):
+            lines.append("    catalog: %s" % z["catalog"])
         for key in ("provide-xfr", "notify", "primaries", "allow-notify"):
             items = z.get(key)
             if items is None:
@@ -231,14 +233,19 @@ def start_knot_primary(workdir, origin, text, notify_port=None, key=True, port=N
         if key:
             lines.append("    key: %s" % KEY_NAME)
     lines += ["template:", "  - id: default", "    storage: %s" % yaml_str(w),
-              "    zonefile-sync: -1", "    zonefile-load: difference-no-serial" if False else
-              "    zonefile-load: difference", "    journal-content: changes",
+              "    zonefile-sync: -1", "    zonefile-load: difference",
+              "    journal-content: changes",
               "    semantic-checks: off", "    acl: xfr-out"]
     if notify_port:
         lines.append("    notify: secondary")
     lines += ["zone:", "  - domain: %s" % yaml_str(origin), "    file: %s" % yaml_str(origin + "zone")]
-    for z in extra_zones:
+    if catalog:
+        lines += ["  - domain: %s" % yaml_str(catalog), "    catalog-role: generate"]
+    for z, ztext in extra_zones:
+        write(os.path.join(w, z + "zone"), ztext)
         lines += ["  - domain: %s" % yaml_str(z), "    file: %s" % yaml_str(z + "zone")]
+        if catalog:
+            lines += ["    catalog-role: member", "    catalog-zone: %s" % yaml_str(catalog)]
     conf = os.path.join(w, "knot.conf")
     write(conf, "\n".join(lines) + "\n")
     s = dnsutil.Knot(w, port, ["knotd", "-c", conf])
