@@ -3,12 +3,26 @@
  * formatted by ldns so that ldns-read-zone (and the other tools) read it back.
  * Runs in tools (signpost-zone dump), never on the answer path. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <ldns/ldns.h>
 
 #include "lib/errors.h"
 #include "zones/internal.h"
+
+/* True when a name in the RDATA of rr holds a '"', which ldns would print bare. */
+static bool
+quote_in_names(const ldns_rr *rr)
+{
+	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+		const ldns_rdf *f = ldns_rr_rdf(rr, i);
+		if (ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME &&
+		    memchr(ldns_rdf_data(f), '"', ldns_rdf_size(f)) != NULL)
+			return true;
+	}
+	return false;
+}
 
 /* Prints one record given as owner + RR header fields + RDATA. */
 static int
@@ -34,7 +48,40 @@ print_rr(FILE *out, const uint8_t *owner, uint16_t type, uint32_t ttl, const uin
 	memcpy(p + 10, rd, rdlen);
 	if (ldns_wire2rr(&rr, wire, ol + 10 + rdlen, &pos, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
 		return SP_ESTORE;
-	ldns_rr_print(out, rr);
+	char *line = ldns_rr2str(rr);
+	char *hdr = line ? strchr(line, '\t') : NULL;
+	if (hdr == NULL) {
+		free(line);
+		ldns_rr_free(rr);
+		return line ? SP_ESTORE : -ENOMEM;
+	}
+	/* ldns 1.8.3 prints '"', '$' and '@' inside names as they are, and reads them back
+	 * as a quote, a directive or the origin: the owner is written by dname_to_str(),
+	 * which escapes them (RFC 1035 5.1), and so are names in the RDATA when needed. */
+	char name[4 * DNAME_MAXLEN + 2];
+	fputs(dname_to_str(owner, name, sizeof(name)), out);
+	if (!quote_in_names(rr)) {
+		fputs(hdr, out);
+	} else {
+		const char *rdata = hdr;
+		for (int tabs = 0; *rdata != 0 && tabs < 4; rdata++)
+			tabs += *rdata == '\t';         /* TTL, class and type, as ldns wrote them */
+		fwrite(hdr, 1, (size_t)(rdata - hdr), out);
+		for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
+			const ldns_rdf *f = ldns_rr_rdf(rr, i);
+			if (i > 0)
+				fputc(' ', out);
+			if (ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME) {
+				fputs(dname_to_str(ldns_rdf_data(f), name, sizeof(name)), out);
+			} else {
+				char *t = ldns_rdf2str(f);
+				fputs(t ? t : "", out);
+				free(t);
+			}
+		}
+		fputc('\n', out);
+	}
+	free(line);
 	ldns_rr_free(rr);
 	return ferror(out) ? -EIO : 0;
 }

@@ -993,6 +993,37 @@ owner_written_with_escapes_over_255_characters_loads_and_round_trips(void **stat
 	expect_msg(f, ZONES_ERROR, "z.zone", 6, "bad owner name");
 }
 
+/* Found by tests/fuzz/fuzz_zonefile (the dump of a good zone did not check): ldns prints
+ * '"', '$' and '@' inside names bare, and reads them back as a quote, a directive or the
+ * origin. */
+static void
+names_with_quote_dollar_or_at_round_trip_through_the_dump(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], text[4096];
+	static const char zone[] = HEAD "a\\\"b A 192.0.2.2\n"
+	                           "c CNAME x\\\"y\n"
+	                           "\\$d TXT t\n"
+	                           "\\@ MX 10 \\@\n";
+	assert_int_equal(compile_text(f, "example.", "z.zone", zone, NULL), 0);
+	snprintf(path, sizeof(path), "%s/dump.zone", f->dir);
+	FILE *out = fopen(path, "w");
+	assert_non_null(out);
+	assert_int_equal(zones_dump(f->db, "example.", out), 0);
+	fclose(out);
+	FILE *in = fopen(path, "r");
+	assert_non_null(in);
+	size_t n = fread(text, 1, sizeof(text) - 1, in);
+	fclose(in);
+	text[n] = 0;
+	assert_non_null(strstr(text, "a\\\"b.example.\t"));
+	assert_non_null(strstr(text, "CNAME\tx\\\"y.example.\n"));
+	assert_non_null(strstr(text, "\n\\$d.example.\t"));
+	reset_report(f);
+	assert_int_equal(zones_check_file("example.", path, NULL, &f->rep), 0);
+	assert_int_equal(f->rep.errors, 0);
+}
+
 static void
 data_below_a_delegation_that_is_not_glue_is_a_warning(void **state)
 {
@@ -1272,6 +1303,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(two_cnames_or_dnames_are_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(out_of_zone_data_is_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(rdata_that_ldns_would_truncate_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(names_with_quote_dollar_or_at_round_trip_through_the_dump, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(owner_written_with_escapes_over_255_characters_loads_and_round_trips, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(unknown_type_without_rdata_is_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(names_longer_than_255_octets_after_the_origin_are_errors, setup_empty, teardown),
