@@ -394,7 +394,7 @@ recurse_metrics(struct ops_buf *b)
 	        "Resolutions answered to clients after a cache miss.",
 	        atomic_load_explicit(&r->answered, memory_order_relaxed));
 	counter(b, "signpost_resolver_busy_total",
-	        "Recursive queries answered SERVFAIL at the per-client or global limit.",
+	        "Recursive queries answered SERVFAIL because the hand-over to the resolver failed.",
 	        atomic_load_explicit(&r->busy, memory_order_relaxed));
 	ops_buf_printf(b, "# HELP signpost_resolver_cache_entries Entries in the resolver cache.\n"
 	               "# TYPE signpost_resolver_cache_entries gauge\n"
@@ -607,7 +607,8 @@ route(struct worker *w, const struct answer_client *cl, const uint8_t *pkt, size
 	/* RA: recursion is available to this client (RFC 1035 4.1.1), on authoritative
 	 * answers too, as BIND sets it when one server has both roles. */
 	out[3] |= 0x80;
-	if (!w->actx.not_ours)
+	/* Our zones answered, or rate limiting slipped the REFUSED (TC=1): as it is. */
+	if (!w->actx.not_ours || (out[2] & 0x02) != 0)
 		return ROUTE_AS_IS;
 
 	struct query q;
@@ -628,16 +629,12 @@ route(struct worker *w, const struct answer_client *cl, const uint8_t *pkt, size
 	struct resolver_reply_params params;
 	reply_params(&q, pkt, cl->tcp, ours, &params);
 
-	/* RD=0 (RFC 1034 4.3.1): the cache may answer, but nothing is resolved for it; a
-	 * miss keeps its REFUSED (saved here: a miss may have scribbled on out). Unbound's
-	 * "allow_snoop" answers from the cache the same way; its plain "allow" refuses
-	 * every RD=0 query (docs/conformance.md). */
+	/* The REFUSED answer, kept: a cache miss may have scribbled on out, and RD=0 or a
+	 * failed hand-over answer from it. It is a header, the question and an OPT. */
 	uint8_t saved[512];
-	if (!q.rd) {
-		if (*len > sizeof(saved))
-			return ROUTE_AS_IS;
-		memcpy(saved, out, *len);
-	}
+	if (*len > sizeof(saved))
+		return ROUTE_AS_IS;
+	memcpy(saved, out, *len);
 	/* The answer path already counted a REFUSED for this query: it is ours now. */
 	w->stats.rcode[RCODE_REFUSED]--;
 	uint8_t rcode;
@@ -656,6 +653,9 @@ route(struct worker *w, const struct answer_client *cl, const uint8_t *pkt, size
 			return ROUTE_DONE;
 		}
 	}
+	/* RD=0 (RFC 1034 4.3.1): the cache may answer, but nothing is resolved for it; a
+	 * miss keeps its REFUSED. Unbound's "allow_snoop" answers from the cache the same
+	 * way; its plain "allow" refuses every RD=0 query (docs/conformance.md). */
 	if (!q.rd) {
 		memcpy(out, saved, *len);
 		w->stats.rcode[RCODE_REFUSED]++;
@@ -682,6 +682,7 @@ route(struct worker *w, const struct answer_client *cl, const uint8_t *pkt, size
 	return ROUTE_LATER;
 servfail:
 	atomic_fetch_add_explicit(&rec->busy, 1, memory_order_relaxed);
+	memcpy(out, saved, *len);
 	out[3] = (uint8_t)((out[3] & 0xf0) | RCODE_SERVFAIL);
 	w->stats.rcode[RCODE_SERVFAIL]++;
 	return ROUTE_DONE;

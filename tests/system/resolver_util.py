@@ -518,7 +518,7 @@ def resolver_yaml(h, allow=None, extra=None):
 
 
 def start_signpost_resolver(workdir, h, port=None, allow=None, extra=None, workers=1, cpu=None,
-                            local_zone=True):
+                            local_zone=True, metrics_port=None):
     """signpostd on 127.0.0.1@port resolving through the hierarchy h; also authoritative for
     local.test. (to check the two roles side by side)."""
     os.makedirs(workdir, exist_ok=True)
@@ -528,7 +528,8 @@ def start_signpost_resolver(workdir, h, port=None, allow=None, extra=None, worke
                   zone_head("local.test.", "127.0.0.1") + "www A 192.0.2.99\n")]
     s = dnsutil.start_signpost(workdir, zones, port=port, workers=workers, cpu=cpu,
                                wait=local_zone,
-                               extra_yaml="metrics:\n  enabled: false\n" +
+                               extra_yaml=(("metrics:\n  listen: 127.0.0.1@%d\n" % metrics_port)
+                                           if metrics_port else "metrics:\n  enabled: false\n") +
                                resolver_yaml(h, allow, extra))
     s.control = os.path.join(workdir, "state", "control.sock")
     return s

@@ -19,7 +19,9 @@ import dns.message
 import dns.rcode
 import pytest
 
+import daemon_util as du
 import dnsutil
+import ops_util as ou
 import resolver_util as ru
 
 
@@ -331,3 +333,55 @@ def test_tcp_pipelined_answers_may_come_out_of_order(world):
     assert [m.id for m in got] == [2222, 1111]
     assert got[0].answer[0][0].address == "192.0.2.1"
     assert got[1].rcode() == dns.rcode.SERVFAIL
+
+
+# ---- counters and the built-in default ------------------------------------------------------------
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no %s in /metrics" % name)
+
+
+def test_resolver_counters_on_metrics(world, tmp_path):
+    h, sp, ub = world
+    port = dnsutil.free_port()
+    s = ru.start_signpost_resolver(str(tmp_path / "m"), h, metrics_port=port)
+    try:
+        ru.ask(s, "www.good.tld1.", "A")                # miss: resolved
+        for _ in range(3):
+            ru.ask(s, "www.good.tld1.", "A")            # hits
+        ru.ask(s, "www.sf.tld1.", "A")                  # SERVFAIL
+        status, body, _ = ou.http_get(port, "/metrics")
+        assert status == 200
+        assert metric(body, "signpost_resolver_cache_answers_total") >= 3
+        assert metric(body, "signpost_resolver_cache_misses_total") == 2
+        assert metric(body, "signpost_resolver_resolved_total") == 2
+        assert metric(body, "signpost_resolver_upstream_queries_total") >= 4
+        assert metric(body, "signpost_resolver_servfail_total") >= 1
+        assert metric(body, "signpost_resolver_cache_entries") > 0
+        # The REFUSED the authoritative path counted went to the final rcodes.
+        assert 'signpost_responses_total{rcode="REFUSED"} 0' in body
+        assert 'signpost_responses_total{rcode="SERVFAIL"} 1' in body
+    finally:
+        s.stop()
+
+
+def test_builtin_default_resolves_for_localhost_from_the_iana_root(tmp_path):
+    """Starts the built-in default and asks only its own example zone: nothing may ever go
+    to the real root servers from a test."""
+    if not du.port_free(5300):
+        pytest.skip("port 5300 is in use on 127.0.0.1")
+    d = du.Daemon(str(tmp_path), [], env={"SIGNPOST_STATE_DIR": str(tmp_path / "state")},
+                  port=5300)
+    try:
+        log = d.wait_log("resolver: recursion")
+        assert "recursion for 2 prefix(es), 26 root hint(s) (first 198.41.0.4@53), " \
+            "validation on" in log, log
+        d.wait_answering("example.test.")
+        r = d.query("www.example.test.", "A")
+        assert r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AA
+        assert r.flags & dns.flags.RA
+    finally:
+        d.check_clean_exit()
