@@ -326,7 +326,7 @@ xfr_conf_is_zone_key(const char *key)
 {
 	return strcmp(key, "provide-xfr") == 0 || strcmp(key, "notify") == 0 ||
 	       strcmp(key, "primaries") == 0 || strcmp(key, "allow-notify") == 0 ||
-	       strcmp(key, "catalog") == 0;
+	       strcmp(key, "catalog") == 0 || strcmp(key, "catalog-zone") == 0;
 }
 
 bool
@@ -336,7 +336,7 @@ xfr_conf_is_secondary(struct daemon_conf *c, size_t zi)
 		return false;
 	for (size_t i = 0; i < c->xfr->nzones; i++) {
 		if (c->xfr->zones[i].conf_index == zi)
-			return c->xfr->zones[i].nprimaries > 0;
+			return c->xfr->zones[i].nprimaries > 0 || c->xfr->zones[i].producer;
 	}
 	return false;
 }
@@ -356,12 +356,16 @@ xfr_conf_secondary(struct conf_ctx *cx, struct daemon_conf *c, size_t zi, yaml_n
 			return conf_error(cx, name_node, "zones", "duplicate zone '%s'", text);
 	}
 	for (size_t j = 0; j < x->nzones; j++) {
-		if (&x->zones[j] != z && x->zones[j].secondary &&
+		if (&x->zones[j] != z && x->zones[j].detached &&
 		    strcasecmp(x->zones[j].name, text) == 0)
 			return conf_error(cx, name_node, "zones", "duplicate zone '%s'", text);
 	}
+	if (z->producer && z->nprimaries > 0)
+		return conf_error(cx, name_node, "zones", "zone '%s': a catalog producer has no "
+		                  "primaries", text);
 	z->conf_index = XFR_NO_INDEX;
-	z->secondary = true;
+	z->secondary = !z->producer;
+	z->detached = true;
 	z->name = strdup(text);
 	if (z->name == NULL)
 		return conf_error(cx, name_node, "zones", "out of memory");
@@ -384,12 +388,18 @@ xfr_conf_zone_key(struct conf_ctx *cx, struct daemon_conf *c, size_t zi, const c
 	}
 	if (strcmp(key, "catalog") == 0) {
 		const char *val = scalar_of(v);
-		if (val == NULL || strcmp(val, "consumer") != 0)
-			return conf_error(cx, v, path, "catalog: 'consumer' is the one role supported "
-			                  "(the zone must have primaries)");
-		z->catalog = true;
+		if (val != NULL && strcmp(val, "consumer") == 0)
+			z->catalog = true;
+		else if (val != NULL && strcmp(val, "producer") == 0)
+			z->producer = true;
+		else
+			return conf_error(cx, v, path, "catalog: 'consumer' (with primaries) or "
+			                  "'producer' (no file: generated from the zones that name it "
+			                  "in catalog-zone)");
 		return 0;
 	}
+	if (strcmp(key, "catalog-zone") == 0)
+		return conf_get_str(cx, v, path, &z->catalog_zone);
 	if (strcmp(key, "allow-notify") == 0) {
 		if (z->allow_notify != NULL)
 			return conf_error(cx, v, path, "allow-notify given twice");
@@ -435,6 +445,8 @@ resolve_key(struct conf_ctx *cx, const struct xfr_conf *x, const char *zone, con
 	return 0;
 }
 
+static int check_catalog_members(struct conf_ctx *cx, struct xfr_conf *x);
+
 int
 xfr_conf_finish(struct conf_ctx *cx, struct daemon_conf *c)
 {
@@ -443,7 +455,7 @@ xfr_conf_finish(struct conf_ctx *cx, struct daemon_conf *c)
 		return 0;
 	for (size_t i = 0; i < x->nzones; i++) {
 		struct xfr_zone *z = &x->zones[i];
-		if (!z->secondary) {
+		if (!z->detached) {
 			if (z->conf_index >= c->nzones)
 				return conf_error(cx, NULL, NULL, "transfer settings for an unnamed zone");
 			z->name = strdup(c->zones[z->conf_index].name);
@@ -454,9 +466,9 @@ xfr_conf_finish(struct conf_ctx *cx, struct daemon_conf *c)
 			if (z->nprimaries > 0)
 				return conf_error(cx, NULL, NULL, "zone '%s': a zone with primaries "
 				                  "is a secondary and has no file", z->name);
-			if (z->catalog)
-				return conf_error(cx, NULL, NULL, "zone '%s': catalog: consumer needs "
-				                  "primaries (and no file)", z->name);
+			if (z->catalog || z->producer)
+				return conf_error(cx, NULL, NULL, "zone '%s': a catalog zone (consumer "
+				                  "or producer) has no file", z->name);
 		}
 		for (size_t j = 0; j < z->nprimaries; j++) {
 			if (resolve_key(cx, x, z->name, z->primaries[j].key_name,
@@ -468,6 +480,8 @@ xfr_conf_finish(struct conf_ctx *cx, struct daemon_conf *c)
 			                &z->allow_notify[j].key) != 0)
 				return SP_ECONFIG;
 		}
+		if (i + 1 == x->nzones && check_catalog_members(cx, x) != 0)
+			return SP_ECONFIG;
 		for (size_t j = 0; j < z->nprovide; j++) {
 			if (resolve_key(cx, x, z->name, z->provide[j].key_name, &z->provide[j].key) != 0)
 				return SP_ECONFIG;
@@ -495,6 +509,7 @@ zone_free(struct xfr_zone *z)
 	free(z->notify);
 	free(z->primaries);
 	free(z->allow_notify);
+	free(z->catalog_zone);
 	free(z->name);
 }
 
@@ -508,6 +523,28 @@ xfr_conf_free(struct xfr_conf *x)
 	free(x->zones);
 	free(x->keys);
 	free(x);
+}
+
+/* catalog-zone: must name a producer of this configuration. */
+static int
+check_catalog_members(struct conf_ctx *cx, struct xfr_conf *x)
+{
+	for (size_t i = 0; i < x->nzones; i++) {
+		struct xfr_zone *z = &x->zones[i];
+		uint8_t cat[DNAME_MAXLEN];
+		if (z->catalog_zone == NULL)
+			continue;
+		const struct xfr_zone *p = NULL;
+		if (dname_from_str(z->catalog_zone, cat) != 0)
+			p = xfr_conf_zone(x, cat);
+		if (p == NULL || !p->producer)
+			return conf_error(cx, NULL, NULL, "zone '%s': catalog-zone '%s' is not a zone "
+			                  "with catalog: producer", z->name, z->catalog_zone);
+		if (z->detached)
+			return conf_error(cx, NULL, NULL, "zone '%s': only zones from a file can be "
+			                  "catalog members here", z->name);
+	}
+	return 0;
 }
 
 /* ---- lookups (any thread, read-only) ------------------------------------------------------- */
@@ -609,6 +646,12 @@ conf_copy(const struct xfr_conf *x)
 		const struct xfr_zone *s = &x->zones[i];
 		struct xfr_zone *d = &c->zones[i];
 		*d = *s;
+		d->name = NULL;
+		d->catalog_zone = NULL;
+		d->provide = NULL;
+		d->notify = NULL;
+		d->primaries = NULL;
+		d->allow_notify = NULL;
 		d->name = strdup(s->name ? s->name : "");
 		d->provide = calloc(s->nprovide + 1, sizeof(*d->provide));
 		d->notify = calloc(s->nnotify + 1, sizeof(*d->notify));
@@ -630,6 +673,7 @@ conf_copy(const struct xfr_conf *x)
 			if (s->nallow_notify > 0)
 				memcpy(d->allow_notify, s->allow_notify,
 				       s->nallow_notify * sizeof(*d->allow_notify));
+			d->catalog_zone = s->catalog_zone ? strdup(s->catalog_zone) : NULL;
 			for (size_t j = 0; j < s->nprimaries; j++)
 				d->primaries[j].key_name = NULL;
 			for (size_t j = 0; j < s->nallow_notify; j++)

@@ -108,3 +108,64 @@ def test_members_come_back_after_a_restart_without_the_primary(tmp_path, servers
     servers.append(sp2)
     X.wait_serial(sp2, "member1.test.", 1, timeout=5)
     X.wait_log(sp2, "provisions member1.test.")
+
+
+# ---- Signpost as the producer ---------------------------------------------------------------
+
+PRODUCED = "catalog.example."
+
+
+def producer_zones(tmp_path, members, notify_port):
+    zones = [{"name": PRODUCED, "catalog": "producer",
+              "provide-xfr": [("127.0.0.1", X.KEY_NAME)],
+              "notify": [("127.0.0.1@%d" % notify_port, X.KEY_NAME)]}]
+    for m in members:
+        path = str(tmp_path / (m + "zone"))
+        X.write(path, member_text(m))
+        zones.append({"name": m, "file": path, "catalog-zone": PRODUCED,
+                      "provide-xfr": [("127.0.0.1", X.KEY_NAME)]})
+    return zones
+
+
+@pytest.mark.parametrize("consumer", ["knot", "signpostd"])
+def test_our_catalog_provisions_members_on_a_consumer(tmp_path, servers, consumer):
+    cport = dnsutil.free_port()
+    os.makedirs(str(tmp_path / "p"), exist_ok=True)
+    zones = producer_zones(tmp_path, ["m1.test."], cport)
+    prim = X.start_signpost(str(tmp_path / "p"), zones, wait_zone="m1.test.")
+    servers.append(prim)
+    # The catalog itself: version 2 and one PTR for m1.test. (RFC 9432 4).
+    recs = X.records(X.axfr(prim.port, PRODUCED))
+    assert ("version." + PRODUCED, 0, "TXT", '"2"') in recs
+    ptrs = [r for r in recs if r[2] == "PTR"]
+    assert len(ptrs) == 1 and ptrs[0][3] == "m1.test." and ".zones." + PRODUCED in ptrs[0][0]
+    if consumer == "knot":
+        cons = X.start_knot_catalog_consumer(str(tmp_path / "c"), PRODUCED, prim.port,
+                                             port=cport)
+    else:
+        cons = X.start_signpost(str(tmp_path / "c"),
+                                [{"name": PRODUCED, "catalog": "consumer",
+                                  "primaries": [("127.0.0.1@%d" % prim.port, X.KEY_NAME)]}],
+                                port=cport)
+    servers.append(cons)
+    X.wait_serial(cons, "m1.test.", 1, timeout=20)
+
+    # A zone added to the configuration (and to the catalog) reaches the consumer.
+    zones = producer_zones(tmp_path, ["m1.test.", "m2.test."], cport)
+    X.signpost_conf(prim.workdir, prim.port, zones)
+    prim.signal(__import__("signal").SIGHUP)
+    X.wait_log(prim, "catalog catalog.example. regenerated")
+    X.wait_serial(cons, "m2.test.", 1, timeout=20)
+    nt = [("www.m2.test.", "A"), ("h1.m2.test.", "TXT")]
+    assert X.answers(cons.port, nt) == X.answers(prim.port, nt)
+
+
+def test_catalog_zone_must_name_a_producer(tmp_path):
+    d = str(tmp_path)
+    X.write(os.path.join(d, "m.zone"), member_text("m1.test."))
+    conf = X.signpost_conf(d, 5399, [{"name": "m1.test.", "file": os.path.join(d, "m.zone"),
+                                      "catalog-zone": "nowhere.example."}])
+    r = subprocess.run([os.path.join(dnsutil.build_dir(), "signpostd"), "-c", conf, "--check-config"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0
+    assert "catalog-zone 'nowhere.example.' is not a zone with catalog: producer" in r.stderr

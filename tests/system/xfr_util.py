@@ -78,6 +78,8 @@ def signpost_conf(workdir, port, zones, keys=None, transfers=None, log_level="in
             lines.append("    file: %s" % yaml_str(z["file"]))
         if z.get("catalog"):
             lines.append("    catalog: %s" % z["catalog"])
+        if z.get("catalog-zone"):
+            lines.append("    catalog-zone: %s" % z["catalog-zone"])
         for key in ("provide-xfr", "notify", "primaries", "allow-notify"):
             items = z.get(key)
             if items is None:
@@ -252,6 +254,36 @@ def start_knot_primary(workdir, origin, text, notify_port=None, key=True, port=N
     s.conf_path = conf
     s.zone_path = os.path.join(w, origin + "zone")
     s.wait_for_soa(origin)
+    return s
+
+
+def start_knot_catalog_consumer(workdir, catalog, primary_port, port=None):
+    """Knot interpreting the catalog from 127.0.0.1@primary_port (catalog-role: interpret):
+    its members are created from the template "member", pulled from the same primary."""
+    os.makedirs(workdir, exist_ok=True)
+    port = port or dnsutil.free_port()
+    w = workdir
+    lines = ["server:", "  rundir: %s" % yaml_str(w), "  listen: 127.0.0.1@%d" % port,
+             "  udp-workers: 1", "  tcp-workers: 1", "  background-workers: 1",
+             "log:", "  - target: stderr", "    any: info",
+             "database:", "  storage: %s" % yaml_str(w),
+             "key:", "  - id: %s" % KEY_NAME, "    algorithm: %s" % KEY_ALG,
+             "    secret: %s" % KEY_SECRET,
+             "remote:", "  - id: primary", "    address: 127.0.0.1@%d" % primary_port,
+             "    key: %s" % KEY_NAME,
+             "acl:", "  - id: notify-in", "    address: 127.0.0.1", "    action: notify",
+             "    key: %s" % KEY_NAME,
+             "template:", "  - id: default", "    storage: %s" % yaml_str(w),
+             "    zonefile-sync: -1", "    journal-content: changes",
+             "    master: primary", "    acl: notify-in",
+             "  - id: member", "    storage: %s" % yaml_str(w), "    zonefile-sync: -1",
+             "    journal-content: changes", "    master: primary", "    acl: notify-in",
+             "zone:", "  - domain: %s" % yaml_str(catalog), "    catalog-role: interpret",
+             "    catalog-template: member"]
+    conf = os.path.join(w, "knot.conf")
+    write(conf, "\n".join(lines) + "\n")
+    s = dnsutil.Knot(w, port, ["knotd", "-c", conf])
+    s.conf_path = conf
     return s
 
 
