@@ -57,9 +57,11 @@ def free_port():
 # ---- building queries ------------------------------------------------------------------
 
 def make_query(name, rdtype="A", rdclass="IN", *, want_dnssec=False, edns=None, payload=None,
-               options=None, rd=False, cd=False, ad=False, opcode=None, qid=None):
+               options=None, rd=False, cd=False, ad=False, opcode=None, qid=None,
+               ixfr_serial=None):
     """A dns.message.Message query. edns: None = EDNS only if want_dnssec/payload/options
-    ask for it, -1 = no OPT, otherwise the EDNS version to send."""
+    ask for it, -1 = no OPT, otherwise the EDNS version to send. ixfr_serial: put the
+    client's SOA with that serial in the authority section (RFC 1995 3)."""
     q = dns.message.make_query(name, rdtype, rdclass, use_edns=False)
     q.flags = 0
     if rd:
@@ -72,6 +74,9 @@ def make_query(name, rdtype="A", rdclass="IN", *, want_dnssec=False, edns=None, 
         q.set_opcode(dns.opcode.from_text(opcode) if isinstance(opcode, str) else opcode)
     if qid is not None:
         q.id = qid
+    if ixfr_serial is not None:
+        q.authority.append(dns.rrset.from_text(
+            name, 0, "IN", "SOA", ". . %d 0 0 0 0" % ixfr_serial))
     if edns is None and (want_dnssec or payload is not None or options):
         edns = 0
     if edns is not None and edns >= 0:
@@ -592,6 +597,8 @@ def parse_option_args(words):
             kw[key] = True
         elif key == "opcode":
             kw["opcode"] = val
+        elif key == "ixfr":
+            kw["ixfr_serial"] = int(val)
         else:
             raise ValueError("unknown query option %r" % w)
     return kw
