@@ -7,6 +7,7 @@ Run: SIGNPOST_BUILD=/work/main/build-xfr /usr/bin/python3 -m pytest tests/system
 """
 
 import os
+import shutil
 import subprocess
 import time
 
@@ -127,8 +128,10 @@ def producer_zones(tmp_path, members, notify_port):
     return zones
 
 
-@pytest.mark.parametrize("consumer", ["knot", "signpostd"])
+@pytest.mark.parametrize("consumer", ["knot", "bind", "signpostd"])
 def test_our_catalog_provisions_members_on_a_consumer(tmp_path, servers, consumer):
+    if consumer == "bind" and shutil.which("named") is None:
+        pytest.skip("BIND (named) is not installed: tools/install-deps installs it")
     cport = dnsutil.free_port()
     os.makedirs(str(tmp_path / "p"), exist_ok=True)
     zones = producer_zones(tmp_path, ["m1.test."], cport)
@@ -141,6 +144,9 @@ def test_our_catalog_provisions_members_on_a_consumer(tmp_path, servers, consume
     assert len(ptrs) == 1 and ptrs[0][3] == "m1.test." and ".zones." + PRODUCED in ptrs[0][0]
     if consumer == "knot":
         cons = X.start_knot_catalog_consumer(str(tmp_path / "c"), PRODUCED, prim.port,
+                                             port=cport)
+    elif consumer == "bind":
+        cons = X.start_bind_catalog_consumer(str(tmp_path / "c"), PRODUCED, prim.port,
                                              port=cport)
     else:
         cons = X.start_signpost(str(tmp_path / "c"),

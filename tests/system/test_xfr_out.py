@@ -6,6 +6,7 @@ Run: SIGNPOST_BUILD=/work/main/build-xfr /usr/bin/python3 -m pytest tests/system
 """
 
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -281,13 +282,16 @@ def names_types(text):
     return sorted(out)
 
 
-@pytest.mark.parametrize("kind", ["nsd", "knot"])
+@pytest.mark.parametrize("kind", ["nsd", "knot", "bind"])
 def test_secondary_pulls_with_tsig_and_follows_notify_by_ixfr(tmp_path, servers, kind):
+    if kind == "bind" and shutil.which("named") is None:
+        pytest.skip("BIND (named) is not installed: tools/install-deps installs it")
     sport = dnsutil.free_port()
     text1 = X.zone_text(ORIGIN, 1, n=40)
     s = primary(tmp_path, text1, notify=[("127.0.0.1@%d" % sport, X.KEY_NAME)])
     servers.append(s)
-    start = X.start_nsd_secondary if kind == "nsd" else X.start_knot_secondary
+    start = {"nsd": X.start_nsd_secondary, "knot": X.start_knot_secondary,
+             "bind": X.start_bind_secondary}[kind]
     sec = start(str(tmp_path / kind), ORIGIN, s.port, port=sport)
     servers.append(sec)
     X.wait_serial(sec, ORIGIN, 1)

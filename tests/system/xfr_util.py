@@ -287,6 +287,83 @@ def start_knot_catalog_consumer(workdir, catalog, primary_port, port=None):
     return s
 
 
+class Bind(dnsutil.Server):
+    kind = "named"
+
+
+def _bind_conf(w, port, zones_text):
+    return "\n".join([
+        "options {",
+        "  directory %s;" % yaml_str(w),
+        "  listen-on port %d { 127.0.0.1; };" % port,
+        "  listen-on-v6 { none; };",
+        "  pid-file none;",
+        "  session-keyfile %s;" % yaml_str(os.path.join(w, "session.key")),
+        "  managed-keys-directory %s;" % yaml_str(w),
+        "  recursion no;",
+        "  dnssec-validation no;",
+        "  notify-source 127.0.0.1;",
+        "  transfer-source 127.0.0.1;",
+        "};",
+        "controls { };",
+        'key "%s" { algorithm %s; secret "%s"; };' % (KEY_NAME, KEY_ALG, KEY_SECRET),
+        zones_text]) + "\n"
+
+
+def start_bind_secondary(workdir, origin, primary_port, port=None):
+    """BIND 9.18 pulling origin from 127.0.0.1@primary_port with the key (NOTIFY from the
+    primary is allowed by default)."""
+    os.makedirs(workdir, exist_ok=True)
+    port = port or dnsutil.free_port()
+    zone = ('zone "%s" { type secondary; file "%sbk"; masterfile-format text;\n'
+            '  primaries { 127.0.0.1 port %d key "%s"; }; };'
+            % (origin, origin, primary_port, KEY_NAME))
+    conf = os.path.join(workdir, "named.conf")
+    write(conf, _bind_conf(workdir, port, zone))
+    s = Bind(workdir, port, ["named", "-g", "-c", conf])
+    s.conf_path = conf
+    return s
+
+
+def start_bind_catalog_consumer(workdir, catalog, primary_port, port=None):
+    """BIND 9.18 consuming catalog (catalog-zones): members from the same primary."""
+    os.makedirs(workdir, exist_ok=True)
+    port = port or dnsutil.free_port()
+    prim = '127.0.0.1 port %d key "%s"' % (primary_port, KEY_NAME)
+    zone = ('zone "%s" { type secondary; file "%sbk"; primaries { %s; }; };'
+            % (catalog, catalog, prim))
+    text = _bind_conf(workdir, port, zone).replace(
+        "  recursion no;",
+        '  recursion no;\n  catalog-zones { zone "%s" default-primaries { %s; } in-memory yes; };'
+        % (catalog, prim))
+    conf = os.path.join(workdir, "named.conf")
+    write(conf, text)
+    s = Bind(workdir, port, ["named", "-g", "-c", conf])
+    s.conf_path = conf
+    return s
+
+
+def start_bind_primary(workdir, origin, text, notify_port=None, port=None):
+    """BIND 9.18 serving origin from a file (reloaded on SIGHUP), IXFR from differences,
+    transfers with the key, NOTIFY to 127.0.0.1@notify_port."""
+    os.makedirs(workdir, exist_ok=True)
+    port = port or dnsutil.free_port()
+    write(os.path.join(workdir, origin + "zone"), text)
+    notify = ""
+    if notify_port:
+        notify = ' also-notify { 127.0.0.1 port %d key "%s"; }; notify explicit;' % (
+            notify_port, KEY_NAME)
+    zone = ('zone "%s" { type primary; file "%szone"; ixfr-from-differences yes;\n'
+            '  allow-transfer { key "%s"; };%s };' % (origin, origin, KEY_NAME, notify))
+    conf = os.path.join(workdir, "named.conf")
+    write(conf, _bind_conf(workdir, port, zone))
+    s = Bind(workdir, port, ["named", "-g", "-c", conf])
+    s.conf_path = conf
+    s.zone_path = os.path.join(workdir, origin + "zone")
+    s.wait_for_soa(origin)
+    return s
+
+
 def knot_reload(server, origin):
     import subprocess
     subprocess.run(["knotc", "-c", server.conf_path, "zone-reload", origin], check=True,
