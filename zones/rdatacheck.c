@@ -98,8 +98,13 @@ static bool
 check_generic(const struct tokens *t, unsigned rd, const char *tname, char *why, size_t wlen)
 {
 	size_t digits;
-	if (rd + 1 >= t->n + 0u || !all_digits(t->s[rd + 1], t->len[rd + 1]))
+	if (rd + 1 >= t->n + 0u)
 		return true;            /* ldns reports the missing length */
+	if (!all_digits(t->s[rd + 1], t->len[rd + 1])) {
+		/* ldns does not: it reads the fields that follow as something else. */
+		snprintf(why, wlen, "bad rdata: %s: RFC 3597 data needs a length after \\#", tname);
+		return false;
+	}
 	if (!hex_digits(t, rd + 2, &digits)) {
 		snprintf(why, wlen, "bad rdata: %s: RFC 3597 data is not hex", tname);
 		return false;

@@ -272,6 +272,16 @@ add_rr(struct pstate *ps, ldns_rr *rr, unsigned line)
 		              "unknown RR type (type 0 is reserved)");
 		return;
 	}
+	/* ldns 1.8.3 can return fewer fields than the type has ("SOA \\# hostmaster 2 ..."
+	 * gives 5 of 7): RDATA the answer path and the dump cannot read. */
+	const ldns_rr_descriptor *d = ldns_rr_descript((uint16_t)ldns_rr_get_type(rr));
+	if (d != NULL && d->_type == ldns_rr_get_type(rr) &&
+	    ldns_rr_rd_count(rr) < ldns_rr_descriptor_minimum(d)) {
+		zones__report(ps->zf->rep, ZONES_ERROR, file_name(ps), line,
+		              "RDATA has %zu fields, the type needs at least %zu",
+		              ldns_rr_rd_count(rr), ldns_rr_descriptor_minimum(d));
+		return;
+	}
 	ldns_buffer_clear(ps->buf);
 	if (ldns_rr_rdata2buffer_wire(ps->buf, rr) != LDNS_STATUS_OK ||
 	    ldns_buffer_position(ps->buf) > 65535) {

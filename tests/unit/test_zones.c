@@ -1024,6 +1024,22 @@ names_with_quote_dollar_or_at_round_trip_through_the_dump(void **state)
 	assert_int_equal(f->rep.errors, 0);
 }
 
+/* Found by tests/fuzz/fuzz_zonefile (a zone that checked could not be dumped): ldns
+ * reads "SOA \\# hostmaster 2 ..." as an SOA of 5 fields instead of refusing it. */
+static void
+rfc3597_data_without_a_length_is_an_error(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(check_text(f, "$ORIGIN example.\n$TTL 300\n"
+	                                "@ SOA \\# hostmaster 2 3600 600 86400 60\n"
+	                                "@ NS ns1\nns1 A 192.0.2.1\n"
+	                                "x MX \\# mail 10\n"), SP_EZONE);
+	expect_msg(f, ZONES_ERROR, "z.zone", 3, "RFC 3597 data needs a length");
+	expect_msg(f, ZONES_ERROR, "z.zone", 6, "RFC 3597 data needs a length");
+	/* With a length it is fine, for a known type too. */
+	assert_int_equal(check_text(f, HEAD "x MX \\# 6 000a026d7800\n"), 0);
+}
+
 static void
 data_below_a_delegation_that_is_not_glue_is_a_warning(void **state)
 {
@@ -1303,6 +1319,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(two_cnames_or_dnames_are_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(out_of_zone_data_is_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(rdata_that_ldns_would_truncate_is_an_error, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(rfc3597_data_without_a_length_is_an_error, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(names_with_quote_dollar_or_at_round_trip_through_the_dump, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(owner_written_with_escapes_over_255_characters_loads_and_round_trips, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(unknown_type_without_rdata_is_an_error, setup_empty, teardown),
