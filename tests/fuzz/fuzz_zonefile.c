@@ -69,7 +69,8 @@ dump(const char *origin, size_t *len)
 		abort();
 	int rc = zones_dump(db, origin, f);
 	fclose(f);
-	FUZZ_CHECK(rc == 0, "zones_dump of a compiled zone: %s", sp_strerror(rc));
+	FUZZ_CHECK(rc == 0, "zones_dump of a compiled zone: %s; it wrote:\n%s", sp_strerror(rc),
+	           buf ? buf : "");
 	return buf;
 }
 
