@@ -407,6 +407,21 @@ enum tsig_verdict
 tsig_verify_request(const struct tsig_key *keys, size_t nkeys, const uint8_t *msg, size_t len,
                     uint64_t now, struct tsig_ctx *c, struct tsig_rr *rr)
 {
+	return tsig_verify_request_fudge(keys, nkeys, msg, len, now, 0, c, rr);
+}
+
+/* The smaller of the message's fudge and our limit (0: none). */
+static uint16_t
+fudge_of(uint16_t theirs, uint16_t ours)
+{
+	return ours != 0 && ours < theirs ? ours : theirs;
+}
+
+enum tsig_verdict
+tsig_verify_request_fudge(const struct tsig_key *keys, size_t nkeys, const uint8_t *msg,
+                          size_t len, uint64_t now, uint16_t max_fudge, struct tsig_ctx *c,
+                          struct tsig_rr *rr)
+{
 	int found = tsig_find(msg, len, rr);
 	if (found == 0)
 		return TSIG_NONE;
@@ -431,7 +446,7 @@ tsig_verify_request(const struct tsig_key *keys, size_t nkeys, const uint8_t *ms
 	memcpy(c->mac, rr->mac, rr->mac_len);
 	c->mac_len = rr->mac_len;
 	/* 5.2.3: the time is checked after the MAC, and the answer is still signed. */
-	if (!time_ok(now, rr->time, rr->fudge))
+	if (!time_ok(now, rr->time, fudge_of(rr->fudge, max_fudge)))
 		return TSIG_ERR_BADTIME;
 	return TSIG_OK;
 }
@@ -568,7 +583,7 @@ tsig_verify_response(struct tsig_ctx *c, const uint8_t *msg, size_t len, uint64_
 	c->mac_len = rr.mac_len;
 	c->nverified++;
 	c->unsigned_run = 0;
-	if (!time_ok(now, rr.time, rr.fudge))
+	if (!time_ok(now, rr.time, fudge_of(rr.fudge, c->fudge)))
 		return TSIG_ERR_BADTIME;
 	return TSIG_OK;
 }

@@ -110,6 +110,13 @@ enum tsig_verdict tsig_verify_request(const struct tsig_key *keys, size_t nkeys,
                                       const uint8_t *msg, size_t len, uint64_t now,
                                       struct tsig_ctx *c, struct tsig_rr *rr);
 
+/* The same, with the accepted clock difference capped at max_fudge seconds (the smaller of
+ * the request's fudge and ours; 0: the request's). */
+enum tsig_verdict tsig_verify_request_fudge(const struct tsig_key *keys, size_t nkeys,
+                                            const uint8_t *msg, size_t len, uint64_t now,
+                                            uint16_t max_fudge, struct tsig_ctx *c,
+                                            struct tsig_rr *rr);
+
 /* Signs the message msg (len octets, room for cap) with c's key at time now, appending
  * a TSIG RR and counting it in ARCOUNT: a request, the first answer (which covers the
  * request's MAC and all variables) or a later message of a multi-message answer (which
@@ -122,7 +129,8 @@ int tsig_sign(struct tsig_ctx *c, uint8_t *msg, size_t *len, size_t cap, uint64_
 int tsig_append_error(const struct tsig_rr *rr, uint8_t *msg, size_t *len, size_t cap,
                       uint64_t now, uint16_t error);
 
-/* Verifies one message of the answer to a request signed with c (client side): the
+/* Verifies one message of the answer to a request signed with c (client side; the time
+ * may differ by the smaller of the answer's fudge and c's): the
  * first must be signed; later ones may be unsigned for up to 99 messages (5.3.1),
  * and the next signed one covers them. Returns 0 (verified, or unsigned and allowed),
  * or a TSIG_ERR_* / TSIG_FORMERR verdict. *error gets the TSIG error field. */

@@ -29,6 +29,7 @@ struct notify_job {
 	struct conf_listen to;
 	struct tsig_key key;            /* a copy; has_key false: unsigned */
 	bool has_key;
+	uint16_t fudge;                 /* transfers.tsig-fudge */
 	struct tsig_ctx tsig;
 	uint32_t serial;
 	uint16_t id;
@@ -109,7 +110,7 @@ job_build(struct notify_job *j, const struct zones_rrset *soa)
 		return false;
 	j->len = w.len;
 	if (j->has_key) {
-		tsig_ctx_init(&j->tsig, &j->key, 0);
+		tsig_ctx_init(&j->tsig, &j->key, j->fudge);
 		if (tsig_sign(&j->tsig, j->msg, &j->len, sizeof(j->msg), (uint64_t)time(NULL), 0) != 0)
 			return false;
 	}
@@ -271,6 +272,7 @@ notify_send(struct notify_sender *ns, const struct xfr_conf *xc, const struct xf
 		if (j->has_key)
 			j->key = xc->keys[r->key];
 		j->serial = serial;
+		j->fudge = xc->fudge;
 		j->id = random_id();
 		j->retries = xc->notify_retries;
 		j->timeout_ms = xc->notify_timeout_ms;

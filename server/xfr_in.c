@@ -117,6 +117,7 @@ struct job {
 	struct xfr_remote prim[16];
 	struct tsig_key keys[16];
 	size_t nprim;
+	uint16_t fudge;                 /* transfers.tsig-fudge */
 	bool have;
 	uint32_t serial;
 	char path[PATH_MAX];
@@ -301,7 +302,7 @@ soa_query(struct job *j, size_t pi, uint32_t *serial)
 		struct tsig_ctx tc;
 		uint16_t id = rand16();
 		if (key != NULL)
-			tsig_ctx_init(&tc, key, 0);
+			tsig_ctx_init(&tc, key, j->fudge);
 		size_t qlen = build_query(q, sizeof(q), id, j->apex, TYPE_SOA, 0, key ? &tc : NULL);
 		int fd = connect_to(&j->prim[pi].addr, SOCK_DGRAM);
 		bool ok = false;
@@ -589,7 +590,7 @@ transfer(struct job *j, size_t pi, uint16_t type)
 	j->records = j->msgs = 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", j->path);
 	if (key != NULL)
-		tsig_ctx_init(&tc, key, 0);
+		tsig_ctx_init(&tc, key, j->fudge);
 	uint16_t id = rand16();
 	size_t qlen = build_query(q + 2, sizeof(q) - 2, id, j->apex, type, j->serial,
 	                          key ? &tc : NULL);
@@ -969,6 +970,7 @@ check_now(struct sec_zone *z)
 		j->nprim++;
 	}
 	j->have = z->st.have;
+	j->fudge = z->xc->fudge;
 	j->serial = z->st.serial;
 	j->refresh = z->st.refresh;
 	j->retry = z->st.retry;
@@ -1245,8 +1247,9 @@ xfr_notify_answer(const struct answer_client *cl, const uint8_t *q, size_t qlen,
 		return 0;
 	conf_format_addr(cl->addr, from, sizeof(from));
 	dname_to_str(qname, zname, sizeof(zname));
-	enum tsig_verdict v = tsig_verify_request(xc ? xc->keys : NULL, xc ? xc->nkeys : 0, q, qlen,
-	                                          (uint64_t)time(NULL), &tc, &rr);
+	enum tsig_verdict v = tsig_verify_request_fudge(xc ? xc->keys : NULL, xc ? xc->nkeys : 0, q,
+	                                                qlen, (uint64_t)time(NULL),
+	                                                xc ? xc->fudge : 0, &tc, &rr);
 	uint16_t rcode = RCODE_NOERROR;
 	dname_copy_lower(apex, qname);
 	const struct xfr_zone *z = xfr_conf_zone(xc, apex);

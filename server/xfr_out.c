@@ -235,8 +235,9 @@ start(struct xfr_out *x, struct zones_db *db, const struct sockaddr *peer, const
 		return;
 	}
 	/* TSIG first: its errors take precedence (RFC 8945 5.2). */
-	enum tsig_verdict v = tsig_verify_request(xc ? xc->keys : NULL, xc ? xc->nkeys : 0, msg,
-	                                          len, now_s(), &x->tsig, &rr);
+	enum tsig_verdict v = tsig_verify_request_fudge(xc ? xc->keys : NULL, xc ? xc->nkeys : 0,
+	                                                msg, len, now_s(), xc ? xc->fudge : 0,
+	                                                &x->tsig, &rr);
 	if (v == TSIG_OK || v == TSIG_ERR_BADTIME) {
 		/* Keep the key with the transfer: the ctx points at our copy. */
 		x->key = *x->tsig.key;
@@ -486,8 +487,9 @@ xfr_signed_answer(struct answer_ctx *ctx, const struct answer_client *cl, const 
 
 	if (qlen > sizeof(plain) || cap < 512 + TSIG_RR_MAX)
 		return answer_query(ctx, cl, q, qlen, out, cap);
-	enum tsig_verdict v = tsig_verify_request(xc ? xc->keys : NULL, xc ? xc->nkeys : 0, q, qlen,
-	                                          (uint64_t)time(NULL), &tc, &rr);
+	enum tsig_verdict v = tsig_verify_request_fudge(xc ? xc->keys : NULL, xc ? xc->nkeys : 0, q,
+	                                                qlen, (uint64_t)time(NULL),
+	                                                xc ? xc->fudge : 0, &tc, &rr);
 	if (v == TSIG_OK) {
 		/* The query as it was before it was signed: ARCOUNT one less, original ID. */
 		memcpy(plain, q, rr.offset);

@@ -203,6 +203,23 @@ a_time_outside_the_fudge_is_badtime_with_our_time(void **state)
 }
 
 static void
+our_fudge_caps_the_requests_fudge(void **state)
+{
+	(void)state;
+	struct tsig_key k;
+	struct tsig_ctx c;
+	struct tsig_rr rr;
+	uint8_t msg[512];
+	key(&k, "hmac-sha256");
+	size_t len = unhex(q_sha256, msg);
+	/* The request allows 300 s; we allow 60. */
+	assert_int_equal(tsig_verify_request_fudge(&k, 1, msg, len, T0 + 61, 60, &c, &rr),
+	                 TSIG_ERR_BADTIME);
+	assert_int_equal(tsig_verify_request_fudge(&k, 1, msg, len, T0 + 60, 60, &c, &rr), TSIG_OK);
+	assert_int_equal(tsig_verify_request_fudge(&k, 1, msg, len, T0 + 250, 0, &c, &rr), TSIG_OK);
+}
+
+static void
 a_tsig_that_is_not_last_is_formerr(void **state)
 {
 	(void)state;
@@ -321,6 +338,7 @@ main(void)
 		cmocka_unit_test(a_wrong_secret_is_badsig),
 		cmocka_unit_test(an_unknown_key_or_algorithm_is_badkey),
 		cmocka_unit_test(a_time_outside_the_fudge_is_badtime_with_our_time),
+		cmocka_unit_test(our_fudge_caps_the_requests_fudge),
 		cmocka_unit_test(a_tsig_that_is_not_last_is_formerr),
 		cmocka_unit_test(multi_message_answers_chain_their_macs),
 		cmocka_unit_test(unsigned_messages_between_signed_ones_are_covered),
