@@ -155,12 +155,24 @@ connect_to(const struct conf_listen *to, int type)
 	return fd;
 }
 
+/* Set at stop: checks in the thread pool give up within half a second, so the daemon's
+ * exit does not wait for a slow primary. */
+static _Atomic bool jobs_cancelled;
+
 static int
 wait_io(int fd, short ev, int ms)
 {
 	struct pollfd p = {.fd = fd, .events = ev};
-	int r = poll(&p, 1, ms);
-	return r == 1 ? 0 : r == 0 ? -ETIMEDOUT : -errno;
+	for (int waited = 0; waited < ms; waited += 500) {
+		if (atomic_load(&jobs_cancelled))
+			return -ECANCELED;
+		int r = poll(&p, 1, ms - waited < 500 ? ms - waited : 500);
+		if (r == 1)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+	return -ETIMEDOUT;
 }
 
 static int
@@ -1159,6 +1171,7 @@ xfr_in_start(uv_loop_t *loop, struct zones_db *db, const char *state_dir, struct
 	}
 	in->wake.data = in;
 	in->open_handles = 1;
+	atomic_store(&jobs_cancelled, false);
 	atomic_store(&wake_handle, &in->wake);
 	*out = in;
 	return 0;
@@ -1178,6 +1191,7 @@ xfr_in_stop(struct xfr_in *in)
 	if (in == NULL)
 		return;
 	in->stopping = true;
+	atomic_store(&jobs_cancelled, true);
 	atomic_store(&wake_handle, NULL);
 	/* Jobs still in the pool finish on their own (bounded by the I/O timeouts); their
 	 * completions run before the loop closes and find stopping set. */
