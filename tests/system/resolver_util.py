@@ -146,6 +146,8 @@ def build_zones(workdir, bench_hosts=0):
     good += ("www A 192.0.2.1\nwww AAAA 2001:db8::1\nalias CNAME www\n"
              "out CNAME www.knot.tld1.\nmail MX 10 www\nshort 5 A 192.0.2.5\n")
     good += "".join("host%d A 10.0.%d.%d\n" % (i, i >> 8, i & 255) for i in range(bench_hosts))
+    # About 1,500 octets of TXT: truncated to a client without EDNS, whole over TCP.
+    good += "".join('big TXT "%02d %s"\n' % (i, "x" * 120) for i in range(12))
     out["good.tld1."] = os.path.join(workdir, "good.zone")
     with open(out["good.tld1."], "w") as f:
         f.write(good)
@@ -518,7 +520,7 @@ def resolver_yaml(h, allow=None, extra=None):
 
 
 def start_signpost_resolver(workdir, h, port=None, allow=None, extra=None, workers=1, cpu=None,
-                            local_zone=True, metrics_port=None):
+                            local_zone=True, metrics_port=None, listen=None):
     """signpostd on 127.0.0.1@port resolving through the hierarchy h; also authoritative for
     local.test. (to check the two roles side by side)."""
     os.makedirs(workdir, exist_ok=True)
@@ -526,6 +528,21 @@ def start_signpost_resolver(workdir, h, port=None, allow=None, extra=None, worke
     if local_zone:
         zones = [("local.test.", "local.zone",
                   zone_head("local.test.", "127.0.0.1") + "www A 192.0.2.99\n")]
+    if listen is not None:
+        # Another listen address (a wildcard, say): write, patch, start.
+        port = port or dnsutil.free_port()
+        conf, zl = dnsutil.write_signpost_conf(
+            workdir, port, zones, workers=workers,
+            extra_yaml="metrics:\n  enabled: false\n" + resolver_yaml(h, allow, extra))
+        text = open(conf).read().replace("- 127.0.0.1@%d" % port, "- %s@%d" % (listen, port))
+        with open(conf, "w") as f:
+            f.write(text)
+        s = dnsutil.Signpost(workdir, port, [os.path.join(dnsutil.build_dir(), "signpostd"),
+                                             "-f", "-c", conf], env=dict(os.environ))
+        s.conf_path = conf
+        s.wait_for_soa(zl[0][0])
+        s.control = os.path.join(workdir, "state", "control.sock")
+        return s
     s = dnsutil.start_signpost(workdir, zones, port=port, workers=workers, cpu=cpu,
                                wait=local_zone,
                                extra_yaml=(("metrics:\n  listen: 127.0.0.1@%d\n" % metrics_port)

@@ -385,3 +385,35 @@ def test_builtin_default_resolves_for_localhost_from_the_iana_root(tmp_path):
         assert r.flags & dns.flags.RA
     finally:
         d.check_clean_exit()
+
+
+# ---- sizes and addresses ---------------------------------------------------------------------------
+
+def test_large_answer_truncated_for_udp_without_edns_and_whole_over_tcp(world):
+    h, sp, ub = world
+    q = dns.message.make_query("big.good.tld1.", "TXT")          # no EDNS: 512 octets
+    r = dnsutil.parse(dnsutil.send(sp.port, q.to_wire()))
+    assert r.flags & dns.flags.TC and not r.answer and r.flags & dns.flags.RA
+    r = dnsutil.parse(dnsutil.send(sp.port, q.to_wire(), tcp=True))
+    assert not r.flags & dns.flags.TC and len(r.answer[0]) == 12
+    q = dns.message.make_query("big.good.tld1.", "TXT", use_edns=0, payload=4096)
+    r = dnsutil.parse(dnsutil.send(sp.port, q.to_wire()))
+    # Our edns-size (1232) caps the client's 4096 (RFC 6891 6.2.5): still truncated.
+    assert r.flags & dns.flags.TC and r.edns == 0 and r.payload == 1232
+
+
+def test_late_udp_reply_leaves_from_the_address_asked_on_a_wildcard_socket(world, tmp_path):
+    h, sp, ub = world
+    s = ru.start_signpost_resolver(str(tmp_path / "wild"), h, listen="0.0.0.0")
+    try:
+        for name in ("www.knot.tld1.", "www.knot.tld1."):        # a miss, then a hit
+            sk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sk.settimeout(5)
+            # connect(): the kernel delivers only datagrams from 127.0.0.2:port.
+            sk.connect(("127.0.0.2", s.port))
+            sk.send(dns.message.make_query(name, "A").to_wire())
+            r = dns.message.from_wire(sk.recv(4096))
+            sk.close()
+            assert ru.summary(r)[2] == ["www.knot.tld1. A 192.0.2.4"]
+    finally:
+        s.stop()
