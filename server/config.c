@@ -21,6 +21,7 @@
 #include "lib/dname.h"
 #include "lib/errors.h"
 #include "lib/log.h"
+#include "lib/yconf.h"
 #include "server/config.h"
 #include "server/internal.h"
 #include "server/xfr.h"
@@ -52,212 +53,94 @@ static const struct conf_section sections[] = {
 
 /* ---- errors and scalars ------------------------------------------------------------- */
 
+/* The section parsers keep struct conf_ctx; the helpers are lib/yconf.c's, which keep
+ * the first error in cx->err like this loader always did. */
+static struct yconf
+yc(struct conf_ctx *cx)
+{
+	return (struct yconf){ .doc = cx->doc, .file = cx->file, .err = cx->err,
+	                       .errlen = cx->errlen };
+}
+
 int
 conf_error(struct conf_ctx *cx, const yaml_node_t *node, const char *path, const char *fmt,
            ...)
 {
-	char msg[CONF_ERRLEN];
+	struct yconf y = yc(cx);
 	va_list ap;
 
-	if (cx->err == NULL || cx->errlen == 0 || cx->err[0] != '\0')
-		return SP_ECONFIG;  /* the first error is the one worth reading */
+	if (cx->err == NULL)
+		return SP_ECONFIG;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	yconf_verror(&y, node, path, fmt, ap);
 	va_end(ap);
-	unsigned line = node != NULL ? (unsigned)node->start_mark.line + 1 : 1;
-	if (path != NULL && path[0] != '\0')
-		snprintf(cx->err, cx->errlen, "%s:%u: %s: %s", cx->file, line, path, msg);
-	else
-		snprintf(cx->err, cx->errlen, "%s:%u: %s", cx->file, line, msg);
 	return SP_ECONFIG;
 }
 
 static const char *
 node_type_name(const yaml_node_t *n)
 {
-	switch (n->type) {
-	case YAML_SCALAR_NODE:
-		return "a scalar";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	default:
-		return "empty";
-	}
+	return yconf_node_kind(n);
 }
 
 /* The text of a scalar node, or NULL (with an error) for lists and mappings. */
 static const char *
 scalar(struct conf_ctx *cx, yaml_node_t *n, const char *path)
 {
-	if (n == NULL || n->type != YAML_SCALAR_NODE) {
-		conf_error(cx, n, path, "expected a value, found %s",
-		           n != NULL ? node_type_name(n) : "nothing");
-		return NULL;
-	}
-	return (const char *)n->data.scalar.value;
+	struct yconf y = yc(cx);
+	return yconf_scalar(&y, n, path);
 }
 
-/* A plain ~, null or empty value: YAML's null (YAML 1.2 core schema). */
 static bool
 is_null(const yaml_node_t *n)
 {
-	if (n == NULL || n->type != YAML_SCALAR_NODE)
-		return false;
-	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	const char *s = (const char *)n->data.scalar.value;
-	return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+	return yconf_is_null(n);
 }
 
 int
 conf_get_str(struct conf_ctx *cx, yaml_node_t *n, const char *path, char **out)
 {
-	const char *s = scalar(cx, n, path);
-	if (s == NULL)
-		return SP_ECONFIG;
-	if (s[0] == '\0')
-		return conf_error(cx, n, path, "must not be empty");
-	char *copy = strdup(s);
-	if (copy == NULL)
-		return conf_error(cx, n, path, "out of memory");
-	free(*out);
-	*out = copy;
-	return 0;
+	struct yconf y = yc(cx);
+	return yconf_get_str(&y, n, path, out);
 }
 
 int
 conf_get_uint(struct conf_ctx *cx, yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
               uint64_t *out)
 {
-	const char *s = scalar(cx, n, path);
-	if (s == NULL)
-		return SP_ECONFIG;
-	if (s[0] == '-')
-		return conf_error(cx, n, path, "must not be negative");
-	if (s[0] < '0' || s[0] > '9')
-		return conf_error(cx, n, path, "not a number: '%s'", s);
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (*end != '\0')
-		return conf_error(cx, n, path, "not a number: '%s'", s);
-	if (errno == ERANGE || v < min || v > max) {
-		return conf_error(cx, n, path, "must be %" PRIu64 "..%" PRIu64, min, max);
-	}
-	*out = v;
-	return 0;
+	struct yconf y = yc(cx);
+	return yconf_get_uint(&y, n, path, min, max, out);
 }
 
 int
 conf_get_bool(struct conf_ctx *cx, yaml_node_t *n, const char *path, bool *out)
 {
-	static const char *yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On" };
-	static const char *no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off" };
-	const char *s = scalar(cx, n, path);
-	if (s == NULL)
-		return SP_ECONFIG;
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcmp(s, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcmp(s, no[i]) == 0) {
-			*out = false;
-			return 0;
-		}
-	}
-	return conf_error(cx, n, path, "expected true or false, found '%s'", s);
+	struct yconf y = yc(cx);
+	return yconf_get_bool(&y, n, path, out);
 }
 
 int
 conf_get_duration_ms(struct conf_ctx *cx, yaml_node_t *n, const char *path, uint64_t *out)
 {
-	const char *s = scalar(cx, n, path);
-	if (s == NULL)
-		return SP_ECONFIG;
-	if (s[0] == '-')
-		return conf_error(cx, n, path, "must not be negative");
-	if (s[0] < '0' || s[0] > '9')
-		return conf_error(cx, n, path, "not a duration: '%s' (use 10, 10s, 500ms, 2m)", s);
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	uint64_t mult;
-	if (*end == '\0' || strcmp(end, "s") == 0)
-		mult = 1000;
-	else if (strcmp(end, "ms") == 0)
-		mult = 1;
-	else if (strcmp(end, "m") == 0)
-		mult = 60 * 1000;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600 * 1000;
-	else
-		return conf_error(cx, n, path, "not a duration: '%s' (use 10, 10s, 500ms, 2m)", s);
-	/* A week bounds every timeout we have and keeps the product far from overflow. */
-	if (errno == ERANGE || v > (uint64_t)7 * 86400 * 1000 / mult)
-		return conf_error(cx, n, path, "duration too long: '%s'", s);
-	*out = v * mult;
-	return 0;
+	struct yconf y = yc(cx);
+	/* A week bounds every timeout we have. */
+	return yconf_get_duration_ms(&y, n, path, 0, (uint64_t)7 * 86400 * 1000, out);
 }
 
 void
 conf_format_addr(const struct sockaddr *addr, char *out, size_t outlen)
 {
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (addr->sa_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
-		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-		port = ntohs(a->sin_port);
-	} else if (addr->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-		port = ntohs(a->sin6_port);
-	}
-	snprintf(out, outlen, "%s@%u", host, port);
+	yconf_format_addr(addr, out, outlen);
 }
 
 int
 conf_parse_listen(const char *text, uint16_t defport, struct conf_listen *out)
 {
-	char host[INET6_ADDRSTRLEN + 1];
-	unsigned long port = defport;
-	const char *at = strchr(text, '@');
-	size_t hlen = at != NULL ? (size_t)(at - text) : strlen(text);
-
-	if (hlen == 0 || hlen >= sizeof(host))
-		return -1;
-	memcpy(host, text, hlen);
-	host[hlen] = '\0';
-	if (at != NULL) {
-		char *end;
-		if (at[1] < '0' || at[1] > '9')
-			return -2;
-		errno = 0;
-		port = strtoul(at + 1, &end, 10);
-		if (*end != '\0' || errno == ERANGE || port == 0 || port > 65535)
-			return -2;
-	}
 	memset(out, 0, sizeof(*out));
-	struct sockaddr_in *v4 = (struct sockaddr_in *)&out->addr;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->addr;
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)port);
-		out->addrlen = sizeof(*v4);
-	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)port);
-		out->addrlen = sizeof(*v6);
-	} else {
-		return -1;
-	}
-	conf_format_addr((struct sockaddr *)&out->addr, out->text, sizeof(out->text));
-	return 0;
+	int rc = yconf_parse_addr(text, defport, &out->addr, &out->addrlen);
+	if (rc == 0)
+		yconf_format_addr((struct sockaddr *)&out->addr, out->text, sizeof(out->text));
+	return rc;
 }
 
 int
@@ -283,23 +166,8 @@ conf_get_listen(struct conf_ctx *cx, yaml_node_t *n, const char *path, uint16_t 
 static int
 check_mapping(struct conf_ctx *cx, yaml_node_t *n, const char *path)
 {
-	if (n == NULL || n->type != YAML_MAPPING_NODE)
-		return conf_error(cx, n, path, "not a mapping (found %s)",
-		                  n != NULL ? node_type_name(n) : "nothing");
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
-		if (k == NULL || k->type != YAML_SCALAR_NODE)
-			return conf_error(cx, k, path, "keys must be plain names");
-		for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = yaml_document_get_node(cx->doc, q->key);
-			if (k2->type == YAML_SCALAR_NODE &&
-			    strcmp((char *)k->data.scalar.value, (char *)k2->data.scalar.value) == 0)
-				return conf_error(cx, k, path, "duplicate key '%s' (first on line %u)",
-				                  (char *)k->data.scalar.value,
-				                  (unsigned)k2->start_mark.line + 1);
-		}
-	}
-	return 0;
+	struct yconf y = yc(cx);
+	return yconf_check_mapping(&y, n, path);
 }
 
 static int

@@ -1,0 +1,409 @@
+/* yconf.c - typed values from libyaml document nodes, ADDR@PORT and prefix text, and
+ * "file:line: path: problem" errors, shared by the configuration parsers of server/,
+ * gslb/ and resolver/ so a value is read, bounded and reported the same way in every
+ * section. Runs on the thread that loads the configuration; yconf_prefix_match() is
+ * also called by workers (it neither allocates nor blocks). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/errors.h"
+#include "lib/log.h"
+#include "lib/yconf.h"
+
+/* ---- errors and nodes ------------------------------------------------------------------- */
+
+int
+yconf_error(struct yconf *y, const yaml_node_t *node, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int rc = yconf_verror(y, node, path, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+yconf_verror(struct yconf *y, const yaml_node_t *node, const char *path, const char *fmt,
+             va_list ap)
+{
+	char msg[512];
+	char line[640];
+
+	y->errors++;
+	if (y->err != NULL && (y->errlen == 0 || y->err[0] != '\0'))
+		return SP_ECONFIG;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	unsigned ln = node != NULL ? (unsigned)node->start_mark.line + 1 : 1;
+	bool has_path = path != NULL && path[0] != '\0';
+	snprintf(line, sizeof(line), "%s:%u: %s%s%s", y->file, ln, has_path ? path : "",
+	         has_path ? ": " : "", msg);
+	if (y->err != NULL)
+		snprintf(y->err, y->errlen, "%s", line);
+	else
+		log_err("%s", line);
+	return SP_ECONFIG;
+}
+
+const char *
+yconf_node_kind(const yaml_node_t *n)
+{
+	if (n == NULL)
+		return "nothing";
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "empty";
+	}
+}
+
+yaml_node_t *
+yconf_node(struct yconf *y, int i)
+{
+	return yaml_document_get_node(y->doc, i);
+}
+
+const char *
+yconf_text(const yaml_node_t *n)
+{
+	return n != NULL && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+const char *
+yconf_scalar(struct yconf *y, yaml_node_t *n, const char *path)
+{
+	const char *s = yconf_text(n);
+	if (s == NULL)
+		yconf_error(y, n, path, "expected a value, found %s", yconf_node_kind(n));
+	return s;
+}
+
+bool
+yconf_is_null(const yaml_node_t *n)
+{
+	if (n == NULL || n->type != YAML_SCALAR_NODE)
+		return false;
+	/* A quoted "null" is a string, only the plain spelling is the null value. */
+	if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	const char *s = (const char *)n->data.scalar.value;
+	return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+int
+yconf_check_mapping(struct yconf *y, yaml_node_t *n, const char *path)
+{
+	if (n == NULL || n->type != YAML_MAPPING_NODE)
+		return yconf_error(y, n, path, "not a mapping (found %s)", yconf_node_kind(n));
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yconf_node(y, p->key);
+		if (yconf_text(k) == NULL)
+			return yconf_error(y, k, path, "keys must be plain names");
+		/* libyaml keeps repeated keys; the second would silently win. Quadratic,
+		 * but a mapping in a configuration has tens of keys, not thousands. */
+		for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+			yaml_node_t *k2 = yconf_node(y, q->key);
+			const char *t2 = yconf_text(k2);
+			if (t2 != NULL && strcmp(yconf_text(k), t2) == 0)
+				return yconf_error(y, k, path, "duplicate key '%s' (first on line %u)",
+				                   t2, (unsigned)k2->start_mark.line + 1);
+		}
+	}
+	return 0;
+}
+
+size_t
+yconf_seq_len(const yaml_node_t *n)
+{
+	if (n == NULL || n->type != YAML_SEQUENCE_NODE)
+		return 0;
+	return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+}
+
+/* ---- values ---------------------------------------------------------------------------- */
+
+int
+yconf_get_str(struct yconf *y, yaml_node_t *n, const char *path, char **out)
+{
+	const char *s = yconf_scalar(y, n, path);
+	if (s == NULL)
+		return SP_ECONFIG;
+	if (s[0] == '\0')
+		return yconf_error(y, n, path, "must not be empty");
+	char *copy = strdup(s);
+	if (copy == NULL)
+		return yconf_error(y, n, path, "out of memory");
+	free(*out);
+	*out = copy;
+	return 0;
+}
+
+/* Leading digits of s into *v; *end after them. Returns 0, -1 (negative), -2 (no digits),
+ * -3 (overflow). strtoull alone would take " 5", "+5" and "-5" (as 2^64-5). */
+static int
+leading_number(const char *s, unsigned long long *v, char **end)
+{
+	if (s[0] == '-')
+		return -1;
+	if (s[0] < '0' || s[0] > '9')
+		return -2;
+	errno = 0;
+	*v = strtoull(s, end, 10);
+	return errno == ERANGE ? -3 : 0;
+}
+
+int
+yconf_get_uint(struct yconf *y, yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
+               uint64_t *out)
+{
+	const char *s = yconf_scalar(y, n, path);
+	unsigned long long v;
+	char *end;
+
+	if (s == NULL)
+		return SP_ECONFIG;
+	int rc = leading_number(s, &v, &end);
+	if (rc == -1)
+		return yconf_error(y, n, path, "must not be negative");
+	if (rc == -2 || (rc == 0 && *end != '\0'))
+		return yconf_error(y, n, path, "not a number: '%s'", s);
+	if (rc == -3 || v < min || v > max)
+		return yconf_error(y, n, path, "must be %" PRIu64 "..%" PRIu64, min, max);
+	*out = v;
+	return 0;
+}
+
+int
+yconf_get_u32(struct yconf *y, yaml_node_t *n, const char *path, uint32_t min, uint32_t max,
+              uint32_t *out)
+{
+	uint64_t v;
+	int rc = yconf_get_uint(y, n, path, min, max, &v);
+	if (rc == 0)
+		*out = (uint32_t)v;
+	return rc;
+}
+
+int
+yconf_get_size(struct yconf *y, yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
+               uint64_t *out)
+{
+	const char *s = yconf_scalar(y, n, path);
+	unsigned long long v;
+	uint64_t mult;
+	char *end;
+
+	if (s == NULL)
+		return SP_ECONFIG;
+	int rc = leading_number(s, &v, &end);
+	if (rc == -1)
+		return yconf_error(y, n, path, "must not be negative");
+	if (rc == 0 && *end == '\0')
+		mult = 1;
+	else if (rc == 0 && (strcmp(end, "k") == 0 || strcmp(end, "K") == 0))
+		mult = 1024;
+	else if (rc == 0 && (strcmp(end, "m") == 0 || strcmp(end, "M") == 0))
+		mult = 1024 * 1024;
+	else if (rc == 0 && (strcmp(end, "g") == 0 || strcmp(end, "G") == 0))
+		mult = 1024ull * 1024 * 1024;
+	else if (rc == -3)
+		mult = 0;
+	else
+		return yconf_error(y, n, path, "not a size: '%s' (use 1048576, 512k, 64m, 1g)", s);
+	if (mult == 0 || v > max / mult || v * mult < min)
+		return yconf_error(y, n, path, "must be %" PRIu64 "..%" PRIu64, min, max);
+	*out = v * mult;
+	return 0;
+}
+
+int
+yconf_get_bool(struct yconf *y, yaml_node_t *n, const char *path, bool *out)
+{
+	static const char *yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On" };
+	static const char *no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off" };
+	const char *s = yconf_scalar(y, n, path);
+
+	if (s == NULL)
+		return SP_ECONFIG;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return yconf_error(y, n, path, "expected true or false, found '%s'", s);
+}
+
+/* ms in the largest unit that divides it: "10ms", "2s", "24h". */
+static void
+format_ms(uint64_t ms, char *out, size_t outlen)
+{
+	if (ms != 0 && ms % 3600000 == 0)
+		snprintf(out, outlen, "%" PRIu64 "h", ms / 3600000);
+	else if (ms != 0 && ms % 60000 == 0)
+		snprintf(out, outlen, "%" PRIu64 "m", ms / 60000);
+	else if (ms != 0 && ms % 1000 == 0)
+		snprintf(out, outlen, "%" PRIu64 "s", ms / 1000);
+	else
+		snprintf(out, outlen, "%" PRIu64 "ms", ms);
+}
+
+int
+yconf_get_duration_ms(struct yconf *y, yaml_node_t *n, const char *path, uint64_t min_ms,
+                      uint64_t max_ms, uint64_t *out)
+{
+	const char *s = yconf_scalar(y, n, path);
+	unsigned long long v;
+	uint64_t mult;
+	char *end, bound[32];
+
+	if (s == NULL)
+		return SP_ECONFIG;
+	int rc = leading_number(s, &v, &end);
+	if (rc == -1)
+		return yconf_error(y, n, path, "must not be negative");
+	if (rc == -2)
+		return yconf_error(y, n, path, "not a duration: '%s' (use 10, 10s, 500ms, 2m)", s);
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		mult = 1000;
+	else if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "m") == 0)
+		mult = 60 * 1000;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600 * 1000;
+	else
+		return yconf_error(y, n, path, "not a duration: '%s' (use 10, 10s, 500ms, 2m)", s);
+	/* Divide rather than multiply: v * mult may not fit. */
+	if (rc == -3 || v > max_ms / mult) {
+		format_ms(max_ms, bound, sizeof(bound));
+		return yconf_error(y, n, path, "duration too long: '%s' (at most %s)", s, bound);
+	}
+	if (v * mult < min_ms) {
+		format_ms(min_ms, bound, sizeof(bound));
+		return yconf_error(y, n, path, "duration too short: '%s' (at least %s)", s, bound);
+	}
+	*out = v * mult;
+	return 0;
+}
+
+/* ---- addresses and prefixes --------------------------------------------------------------- */
+
+/* Copies the text before sep (or all of it) into host; false when empty or too long. */
+static bool
+split_host(const char *text, const char *sep, char *host, size_t hostlen)
+{
+	size_t hl = sep != NULL ? (size_t)(sep - text) : strlen(text);
+	if (hl == 0 || hl >= hostlen)
+		return false;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	return true;
+}
+
+int
+yconf_parse_addr(const char *text, uint16_t defport, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	unsigned long long port = defport;
+	const char *at = strchr(text, '@');
+	char *end;
+
+	if (!split_host(text, at, host, sizeof(host)))
+		return -1;
+	if (at != NULL && (leading_number(at + 1, &port, &end) != 0 || *end != '\0' ||
+	                   port == 0 || port > 65535))
+		return -2;
+	memset(ss, 0, sizeof(*ss));
+	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*v4);
+	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*v6);
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+void
+yconf_format_addr(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		port = ntohs(a->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+	}
+	snprintf(out, outlen, "%s@%u", host, port);
+}
+
+int
+yconf_parse_prefix(const char *text, struct yconf_prefix *out)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(text, '/');
+	unsigned max;
+
+	if (!split_host(text, slash, host, sizeof(host)))
+		return -1;
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, host, out->addr) == 1) {
+		out->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, out->addr) == 1) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		return -1;
+	}
+	unsigned long long bits = max;
+	char *end;
+	if (slash != NULL && (leading_number(slash + 1, &bits, &end) != 0 || *end != '\0' ||
+	                      bits > max))
+		return -1;
+	out->bits = (uint8_t)bits;
+	for (unsigned i = (unsigned)bits; i < max; i++) {
+		if (out->addr[i / 8] & (0x80 >> (i % 8)))
+			return -2;
+	}
+	return 0;
+}
+
+bool
+yconf_prefix_match(const struct yconf_prefix *p, const uint8_t *addr)
+{
+	unsigned full = p->bits / 8, rest = p->bits % 8;
+	if (memcmp(p->addr, addr, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+	return (p->addr[full] & mask) == (addr[full] & mask);
+}
