@@ -12,6 +12,7 @@
 
 #include "lib/errors.h"
 #include "lib/log.h"
+#include "lib/yconf.h"
 #include "resolver/dnssec.h"
 #include "resolver/resolver.h"
 
@@ -20,34 +21,14 @@
 int
 resolver_addr_parse(const char *text, uint16_t default_port, struct resolver_addr *out)
 {
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *at = strrchr(text, '@');
-	size_t hl = at ? (size_t)(at - text) : strlen(text);
-	unsigned long port = default_port;
+	struct sockaddr_storage ss;
+	socklen_t len;
 
-	if (hl == 0 || hl >= sizeof(host))
+	if (yconf_parse_addr(text, default_port, &ss, &len) != 0)
 		return SP_EPARSE;
-	memcpy(host, text, hl);
-	host[hl] = 0;
-	if (at != NULL) {
-		char *end;
-		errno = 0;
-		port = strtoul(at + 1, &end, 10);
-		if (at[1] == 0 || *end != 0 || errno != 0 || port == 0 || port > 65535)
-			return SP_EPARSE;
-	}
 	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, host, &out->u.sin.sin_addr) == 1) {
-		out->u.sin.sin_family = AF_INET;
-		out->u.sin.sin_port = htons((uint16_t)port);
-		out->len = sizeof(out->u.sin);
-	} else if (inet_pton(AF_INET6, host, &out->u.sin6.sin6_addr) == 1) {
-		out->u.sin6.sin6_family = AF_INET6;
-		out->u.sin6.sin6_port = htons((uint16_t)port);
-		out->len = sizeof(out->u.sin6);
-	} else {
-		return SP_EPARSE;
-	}
+	memcpy(&out->u, &ss, len);
+	out->len = len;
 	return 0;
 }
 
@@ -78,69 +59,15 @@ resolver_addr_is_loopback(const struct resolver_addr *a)
 char *
 resolver_addr_str(const struct resolver_addr *a, char *out, size_t outlen)
 {
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (a->u.sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &a->u.sin.sin_addr, host, sizeof(host));
-		port = ntohs(a->u.sin.sin_port);
-	} else if (a->u.sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a->u.sin6.sin6_addr, host, sizeof(host));
-		port = ntohs(a->u.sin6.sin6_port);
-	}
-	snprintf(out, outlen, "%s@%u", host, port);
+	yconf_format_addr(&a->u.sa, out, outlen);
 	return out;
 }
 
 int
 resolver_prefix_parse(const char *text, struct resolver_prefix *out)
 {
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(text, '/');
-	size_t hl = slash ? (size_t)(slash - text) : strlen(text);
-
-	if (hl == 0 || hl >= sizeof(host))
-		return SP_EPARSE;
-	memcpy(host, text, hl);
-	host[hl] = 0;
-	memset(out, 0, sizeof(*out));
-	unsigned max;
-	if (inet_pton(AF_INET, host, out->addr) == 1) {
-		out->family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, host, out->addr) == 1) {
-		out->family = AF_INET6;
-		max = 128;
-	} else {
-		return SP_EPARSE;
-	}
-	unsigned long bits = max;
-	if (slash != NULL) {
-		char *end;
-		errno = 0;
-		bits = strtoul(slash + 1, &end, 10);
-		if (slash[1] == 0 || *end != 0 || errno != 0 || bits > max)
-			return SP_EPARSE;
-	}
-	out->bits = (uint8_t)bits;
 	/* Host bits must be zero: "10.1.2.3/8" is a typo more often than an intent. */
-	for (unsigned i = (unsigned)bits; i < max; i++) {
-		if (out->addr[i / 8] & (0x80 >> (i % 8)))
-			return SP_EPARSE;
-	}
-	return 0;
-}
-
-static bool
-prefix_match(const struct resolver_prefix *p, const uint8_t *a)
-{
-	unsigned full = p->bits / 8, rest = p->bits % 8;
-	if (memcmp(p->addr, a, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (p->addr[full] & mask) == (a[full] & mask);
+	return yconf_parse_prefix(text, &out->p) == 0 ? 0 : SP_EPARSE;
 }
 
 bool
@@ -159,9 +86,9 @@ resolver_acl_match(const struct resolver_acl *acl, const struct sockaddr *sa)
 		return false;
 	}
 	for (size_t i = 0; i < acl->n; i++) {
-		const struct resolver_prefix *p = &acl->v[i];
-		if ((p->family == AF_INET && a4 != NULL && prefix_match(p, a4)) ||
-		    (p->family == AF_INET6 && a6 != NULL && prefix_match(p, a6)))
+		const struct yconf_prefix *p = &acl->v[i].p;
+		if ((p->family == AF_INET && a4 != NULL && yconf_prefix_match(p, a4)) ||
+		    (p->family == AF_INET6 && a6 != NULL && yconf_prefix_match(p, a6)))
 			return true;
 	}
 	return false;
@@ -283,147 +210,39 @@ resolver_hints_load(const char *path, struct resolver_addr *out, size_t max)
 
 /* ---- YAML ------------------------------------------------------------------------------ */
 
-struct pctx {
-	yaml_document_t *doc;
-	const char *file;
-	int errors;
-};
+/* Every error is logged (lib/yconf.c with no err buffer) so a user sees all of them. */
 
+/* "1800ms", "2s", "2" (seconds), at most an hour: these bound a client's wait. */
 static void
-perr(struct pctx *p, const yaml_node_t *n, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void
-perr(struct pctx *p, const yaml_node_t *n, const char *key, const char *fmt, ...)
+get_ms(struct yconf *y, yaml_node_t *n, const char *path, uint32_t *out)
 {
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_err("%s:%lu: resolver.%s: %s", p->file,
-	        n ? (unsigned long)n->start_mark.line + 1 : 0UL, key, msg);
-	p->errors++;
-}
-
-static const char *
-scalar(const yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static bool
-get_bool(struct pctx *p, yaml_node_t *n, const char *key, bool *out)
-{
-	const char *s = scalar(n);
-	if (s != NULL && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))) {
-		*out = true;
-	} else if (s != NULL && (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))) {
-		*out = false;
-	} else {
-		perr(p, n, key, "must be true or false");
-		return false;
-	}
-	return true;
-}
-
-static bool
-get_u64(struct pctx *p, yaml_node_t *n, const char *key, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-	const char *s = scalar(n);
-	char *end;
-	uint64_t mult = 1;
-
-	if (s == NULL || *s == 0 || *s == '-') {
-		perr(p, n, key, "must be a number %llu..%llu", (unsigned long long)lo,
-		     (unsigned long long)hi);
-		return false;
-	}
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	/* Sizes: "64m", "1g", "512k". */
-	if (!strcmp(end, "k") || !strcmp(end, "K"))
-		mult = 1024, end++;
-	else if (!strcmp(end, "m") || !strcmp(end, "M"))
-		mult = 1024 * 1024, end++;
-	else if (!strcmp(end, "g") || !strcmp(end, "G"))
-		mult = 1024ull * 1024 * 1024, end++;
-	if (*end != 0 || errno != 0 || v > hi / mult || v * mult < lo || v * mult > hi) {
-		perr(p, n, key, "must be a number %llu..%llu", (unsigned long long)lo,
-		     (unsigned long long)hi);
-		return false;
-	}
-	*out = v * mult;
-	return true;
-}
-
-static bool
-get_u32(struct pctx *p, yaml_node_t *n, const char *key, uint32_t lo, uint32_t hi, uint32_t *out)
-{
-	uint64_t v;
-	if (!get_u64(p, n, key, lo, hi, &v))
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
-
-static bool
-get_uint(struct pctx *p, yaml_node_t *n, const char *key, unsigned lo, unsigned hi, unsigned *out)
-{
-	uint64_t v;
-	if (!get_u64(p, n, key, lo, hi, &v))
-		return false;
-	*out = (unsigned)v;
-	return true;
-}
-
-/* "1800ms", "2s", "2" (seconds). */
-static bool
-get_ms(struct pctx *p, yaml_node_t *n, const char *key, uint32_t *out)
-{
-	const char *s = scalar(n);
-	char *end;
-
-	if (s != NULL && *s != '-') {
-		errno = 0;
-		unsigned long v = strtoul(s, &end, 10);
-		if (end != s && errno == 0) {
-			if (!strcmp(end, "ms") && v <= 3600000) {
-				*out = (uint32_t)v;
-				return true;
-			}
-			if ((!strcmp(end, "s") || *end == 0) && v <= 3600) {
-				*out = (uint32_t)v * 1000;
-				return true;
-			}
-		}
-	}
-	perr(p, n, key, "must be a duration like 1800ms or 2s (at most 1h)");
-	return false;
+	uint64_t ms;
+	if (yconf_get_duration_ms(y, n, path, 0, 3600 * 1000, &ms) == 0)
+		*out = (uint32_t)ms;
 }
 
 static void
-parse_allow(struct pctx *p, yaml_node_t *v, struct resolver_conf *c)
+parse_allow(struct yconf *y, yaml_node_t *v, struct resolver_conf *c)
 {
 	if (v->type != YAML_SEQUENCE_NODE) {
-		perr(p, v, "allow", "must be a list of prefixes");
+		yconf_error(y, v, "resolver.allow", "must be a list of prefixes");
 		return;
 	}
-	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	size_t n = yconf_seq_len(v);
 	struct resolver_prefix *pv = calloc(n ? n : 1, sizeof(*pv));
 	if (pv == NULL) {
-		perr(p, v, "allow", "out of memory");
+		yconf_error(y, v, "resolver.allow", "out of memory");
 		return;
 	}
 	size_t k = 0;
 	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
 	     it++) {
-		yaml_node_t *e = yaml_document_get_node(p->doc, *it);
-		const char *s = scalar(e);
+		yaml_node_t *e = yconf_node(y, *it);
+		const char *s = yconf_text(e);
 		if (s == NULL || resolver_prefix_parse(s, &pv[k]) != 0)
-			perr(p, e, "allow", "%s: not an address or prefix (host bits must be zero)",
-			     s ? s : "(not a scalar)");
+			yconf_error(y, e, "resolver.allow",
+			            "%s: not an address or prefix (host bits must be zero)",
+			            s ? s : "(not a scalar)");
 		else
 			k++;
 	}
@@ -433,13 +252,14 @@ parse_allow(struct pctx *p, yaml_node_t *v, struct resolver_conf *c)
 }
 
 static void
-parse_hints(struct pctx *p, yaml_node_t *v, struct resolver_conf *c)
+parse_hints(struct yconf *y, yaml_node_t *v, struct resolver_conf *c)
 {
-	const char *s = scalar(v);
+	const char *s = yconf_text(v);
 	if (s != NULL) {
 		int n = resolver_hints_load(s, c->hints, RESOLVER_MAX_HINTS);
 		if (n < 0) {
-			perr(p, v, "root-hints", "%s: cannot use this hints file (see above)", s);
+			yconf_error(y, v, "resolver.root-hints",
+			            "%s: cannot use this hints file (see above)", s);
 			return;
 		}
 		c->nhints = (size_t)n;
@@ -447,27 +267,29 @@ parse_hints(struct pctx *p, yaml_node_t *v, struct resolver_conf *c)
 		return;
 	}
 	if (v->type != YAML_SEQUENCE_NODE) {
-		perr(p, v, "root-hints", "must be a file name or a list of ADDR[@PORT]");
+		yconf_error(y, v, "resolver.root-hints", "must be a file name or a list of ADDR[@PORT]");
 		return;
 	}
 	c->nhints = 0;
 	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
 	     it++) {
-		yaml_node_t *e = yaml_document_get_node(p->doc, *it);
-		const char *a = scalar(e);
+		yaml_node_t *e = yconf_node(y, *it);
+		const char *a = yconf_text(e);
 		if (c->nhints == RESOLVER_MAX_HINTS) {
-			perr(p, e, "root-hints", "at most %d addresses", RESOLVER_MAX_HINTS);
+			yconf_error(y, e, "resolver.root-hints", "at most %d addresses",
+			            RESOLVER_MAX_HINTS);
 			return;
 		}
 		if (a == NULL || resolver_addr_parse(a, 53, &c->hints[c->nhints]) != 0)
-			perr(p, e, "root-hints", "%s: not ADDR or ADDR@PORT", a ? a : "(not a scalar)");
+			yconf_error(y, e, "resolver.root-hints", "%s: not ADDR or ADDR@PORT",
+			            a ? a : "(not a scalar)");
 		else
 			c->nhints++;
 	}
 }
 
 static void
-parse_limits(struct pctx *p, yaml_node_t *v, struct resolver_limits *l)
+parse_limits(struct yconf *y, yaml_node_t *v, struct resolver_limits *l)
 {
 	static const struct {
 		const char *key;
@@ -485,39 +307,40 @@ parse_limits(struct pctx *p, yaml_node_t *v, struct resolver_limits *l)
 		{ "pending", offsetof(struct resolver_limits, max_pending), 1, 1000000 },
 	};
 	if (v->type != YAML_MAPPING_NODE) {
-		perr(p, v, "limits", "must be a mapping");
+		yconf_error(y, v, "resolver.limits", "must be a mapping");
 		return;
 	}
 	for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
 	     pr++) {
-		yaml_node_t *k = yaml_document_get_node(p->doc, pr->key);
-		yaml_node_t *val = yaml_document_get_node(p->doc, pr->value);
-		const char *ks = scalar(k);
+		yaml_node_t *k = yconf_node(y, pr->key);
+		yaml_node_t *val = yconf_node(y, pr->value);
+		const char *ks = yconf_text(k);
 		size_t i;
 		for (i = 0; ks != NULL && i < sizeof(keys) / sizeof(keys[0]); i++) {
 			if (strcmp(ks, keys[i].key) == 0)
 				break;
 		}
 		char path[96];
-		snprintf(path, sizeof(path), "limits.%s", ks ? ks : "?");
+		snprintf(path, sizeof(path), "resolver.limits.%s", ks ? ks : "?");
 		if (ks == NULL || i == sizeof(keys) / sizeof(keys[0])) {
-			perr(p, k, path, "unknown key");
+			yconf_error(y, k, path, "unknown key");
 			continue;
 		}
-		get_uint(p, val, path, keys[i].lo, keys[i].hi, (unsigned *)((char *)l + keys[i].off));
+		yconf_get_u32(y, val, path, keys[i].lo, keys[i].hi,
+		              (uint32_t *)((char *)l + keys[i].off));
 	}
 }
 
 /* A file name, or DS/DNSKEY records inline (they have a record type in them; a file name
  * has no blank). Loaded now, so a bad anchor is a configuration error with its line. */
 static void
-parse_anchor(struct pctx *p, yaml_node_t *v, struct resolver_conf *c)
+parse_anchor(struct yconf *y, yaml_node_t *v, struct resolver_conf *c)
 {
-	const char *s = scalar(v);
+	const char *s = yconf_text(v);
 	char err[256] = "";
 
 	if (s == NULL || *s == 0) {
-		perr(p, v, "trust-anchor", "must be a file name or DS/DNSKEY records");
+		yconf_error(y, v, "resolver.trust-anchor", "must be a file name or DS/DNSKEY records");
 		return;
 	}
 	free(c->trust_anchor);
@@ -526,61 +349,64 @@ parse_anchor(struct pctx *p, yaml_node_t *v, struct resolver_conf *c)
 	c->trust_anchor_inline = strpbrk(s, " \t\n") != NULL;
 	c->anchors = dnssec_anchors_new();
 	if (c->trust_anchor == NULL || c->anchors == NULL) {
-		perr(p, v, "trust-anchor", "out of memory");
+		yconf_error(y, v, "resolver.trust-anchor", "out of memory");
 		return;
 	}
 	int rc = c->trust_anchor_inline ? dnssec_anchors_add_text(c->anchors, s, err, sizeof(err))
 	                                : dnssec_anchors_add_file(c->anchors, s, err, sizeof(err));
 	if (rc != 0)
-		perr(p, v, "trust-anchor", "%s", err[0] ? err : sp_strerror(rc));
+		yconf_error(y, v, "resolver.trust-anchor", "%s", err[0] ? err : sp_strerror(rc));
 	else if (dnssec_anchors_count(c->anchors) == 0)
-		perr(p, v, "trust-anchor", "no DS or DNSKEY records");
+		yconf_error(y, v, "resolver.trust-anchor", "no DS or DNSKEY records");
 }
 
 static void
-parse_pair(struct pctx *p, const char *ks, yaml_node_t *k, yaml_node_t *v, struct resolver_conf *c)
+parse_pair(struct yconf *y, const char *ks, yaml_node_t *k, yaml_node_t *v,
+           struct resolver_conf *c)
 {
+	char path[96];
 	uint64_t u64;
 
+	snprintf(path, sizeof(path), "resolver.%s", ks);
 	if (!strcmp(ks, "enable")) {
-		get_bool(p, v, ks, &c->enable);
+		yconf_get_bool(y, v, path, &c->enable);
 	} else if (!strcmp(ks, "allow")) {
-		parse_allow(p, v, c);
+		parse_allow(y, v, c);
 	} else if (!strcmp(ks, "root-hints")) {
-		parse_hints(p, v, c);
+		parse_hints(y, v, c);
 	} else if (!strcmp(ks, "trust-anchor")) {
-		parse_anchor(p, v, c);
+		parse_anchor(y, v, c);
 	} else if (!strcmp(ks, "validation")) {
-		get_bool(p, v, ks, &c->validation);
+		yconf_get_bool(y, v, path, &c->validation);
 	} else if (!strcmp(ks, "qname-minimisation")) {
-		get_bool(p, v, ks, &c->qname_minimisation);
+		yconf_get_bool(y, v, path, &c->qname_minimisation);
 	} else if (!strcmp(ks, "use-0x20")) {
-		get_bool(p, v, ks, &c->use_0x20);
+		yconf_get_bool(y, v, path, &c->use_0x20);
 	} else if (!strcmp(ks, "cache-size")) {
-		if (get_u64(p, v, ks, 1u << 20, 1ull << 40, &u64))
+		if (yconf_get_size(y, v, path, 1u << 20, 1ull << 40, &u64) == 0)
 			c->cache_size = (size_t)u64;
 	} else if (!strcmp(ks, "ttl-min")) {
-		get_u32(p, v, ks, 0, 86400, &c->ttl_min);
+		yconf_get_u32(y, v, path, 0, 86400, &c->ttl_min);
 	} else if (!strcmp(ks, "ttl-max")) {
-		get_u32(p, v, ks, 1, 604800, &c->ttl_max);
+		yconf_get_u32(y, v, path, 1, 604800, &c->ttl_max);
 	} else if (!strcmp(ks, "negative-ttl-max")) {
-		get_u32(p, v, ks, 0, 86400, &c->neg_ttl_max);
+		yconf_get_u32(y, v, path, 0, 86400, &c->neg_ttl_max);
 	} else if (!strcmp(ks, "serve-stale")) {
-		get_bool(p, v, ks, &c->serve_stale);
+		yconf_get_bool(y, v, path, &c->serve_stale);
 	} else if (!strcmp(ks, "stale-max-age")) {
-		get_u32(p, v, ks, 0, 604800, &c->stale_max_age);
+		yconf_get_u32(y, v, path, 0, 604800, &c->stale_max_age);
 	} else if (!strcmp(ks, "stale-answer-timeout")) {
-		get_ms(p, v, ks, &c->stale_answer_timeout_ms);
+		get_ms(y, v, path, &c->stale_answer_timeout_ms);
 	} else if (!strcmp(ks, "prefetch")) {
-		get_bool(p, v, ks, &c->prefetch);
+		yconf_get_bool(y, v, path, &c->prefetch);
 	} else if (!strcmp(ks, "query-timeout")) {
-		get_ms(p, v, ks, &c->query_timeout_ms);
+		get_ms(y, v, path, &c->query_timeout_ms);
 	} else if (!strcmp(ks, "resolution-timeout")) {
-		get_ms(p, v, ks, &c->request_timeout_ms);
+		get_ms(y, v, path, &c->request_timeout_ms);
 	} else if (!strcmp(ks, "limits")) {
-		parse_limits(p, v, &c->limits);
+		parse_limits(y, v, &c->limits);
 	} else {
-		perr(p, k, ks, "unknown key");
+		yconf_error(y, k, path, "unknown key");
 	}
 }
 
@@ -588,36 +414,35 @@ int
 resolver_conf_parse(yaml_document_t *doc, yaml_node_t *node, const char *file,
                     struct resolver_conf **out)
 {
-	struct pctx p = { .doc = doc, .file = file };
+	struct yconf y = { .doc = doc, .file = file };
 	struct resolver_conf *c;
 
 	if (resolver_conf_new(&c) != 0)
 		return -ENOMEM;
 	if (node == NULL || node->type != YAML_MAPPING_NODE) {
-		log_err("%s:%lu: resolver: must be a mapping", file,
-		        node ? (unsigned long)node->start_mark.line + 1 : 0UL);
+		yconf_error(&y, node, "resolver", "must be a mapping");
 		resolver_conf_free(c);
 		return SP_ECONFIG;
 	}
 	yaml_node_t *ttlmin = NULL;
 	for (yaml_node_pair_t *pr = node->data.mapping.pairs.start; pr < node->data.mapping.pairs.top;
 	     pr++) {
-		yaml_node_t *k = yaml_document_get_node(doc, pr->key);
-		yaml_node_t *v = yaml_document_get_node(doc, pr->value);
-		const char *ks = scalar(k);
+		yaml_node_t *k = yconf_node(&y, pr->key);
+		yaml_node_t *v = yconf_node(&y, pr->value);
+		const char *ks = yconf_text(k);
 		if (ks == NULL) {
-			perr(&p, k, "?", "keys must be scalars");
+			yconf_error(&y, k, "resolver.?", "keys must be scalars");
 			continue;
 		}
 		if (!strcmp(ks, "ttl-min"))
 			ttlmin = v;
-		parse_pair(&p, ks, k, v, c);
+		parse_pair(&y, ks, k, v, c);
 	}
-	if (p.errors == 0 && c->ttl_min > c->ttl_max)
-		perr(&p, ttlmin, "ttl-min", "is above ttl-max (%u)", c->ttl_max);
-	if (p.errors == 0 && c->enable && c->nhints == 0)
-		perr(&p, node, "root-hints", "required when the resolver is enabled");
-	if (p.errors != 0) {
+	if (y.errors == 0 && c->ttl_min > c->ttl_max)
+		yconf_error(&y, ttlmin, "resolver.ttl-min", "is above ttl-max (%u)", c->ttl_max);
+	if (y.errors == 0 && c->enable && c->nhints == 0)
+		yconf_error(&y, node, "resolver.root-hints", "required when the resolver is enabled");
+	if (y.errors != 0) {
 		resolver_conf_free(c);
 		return SP_ECONFIG;
 	}

@@ -23,6 +23,7 @@
 #include <yaml.h>
 
 #include "lib/dname.h"
+#include "lib/yconf.h"
 
 struct resolver;
 struct resolver_cache;
@@ -47,10 +48,9 @@ bool resolver_addr_is_loopback(const struct resolver_addr *a);
 /* "127.0.0.1@5353" style; returns out. */
 char *resolver_addr_str(const struct resolver_addr *a, char *out, size_t outlen);
 
+/* An address prefix: lib/yconf.c parses and matches it (the gslb topology's too). */
 struct resolver_prefix {
-	uint8_t family;             /* AF_INET or AF_INET6 */
-	uint8_t bits;
-	uint8_t addr[16];
+	struct yconf_prefix p;
 };
 
 /* A list of prefixes (`resolver.allow`). Read-only once built; any thread. */
@@ -262,6 +262,7 @@ size_t resolver_reply_finish(uint8_t *buf, size_t len, size_t cap,
 struct resolver_stats {
 	uint64_t requests, joined, upstream_queries, upstream_timeouts, tcp_retries, edns_fallbacks;
 	uint64_t servfail, stale_answers, limit_hits, prefetches, rejected_replies, bogus;
+	uint64_t secure;            /* answers validation found secure (AD) */
 };
 void resolver_get_stats(const struct resolver *r, struct resolver_stats *out);
 
