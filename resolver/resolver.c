@@ -203,8 +203,10 @@ answer_waiter(struct request *req, struct waiter *w, bool resolved, bool allow_s
 		r->stats.servfail++;
 	}
 	res.ad = req->sec == DNSSEC_SECURE && res.rcode != LDNS_RCODE_SERVFAIL && !res.stale;
-	if (res.ad)
+	if (res.ad) {
 		buf[3] |= 0x20;
+		r->stats.secure++;
+	}
 	w->answered = true;
 	w->done(w->arg, &res);
 	if (prefetch && !r->closing)

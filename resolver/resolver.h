@@ -23,7 +23,7 @@
 #include <yaml.h>
 
 #include "lib/dname.h"
-#include "lib/yconf.h"
+#include "lib/addr.h"
 
 struct resolver;
 struct resolver_cache;
@@ -48,9 +48,9 @@ bool resolver_addr_is_loopback(const struct resolver_addr *a);
 /* "127.0.0.1@5353" style; returns out. */
 char *resolver_addr_str(const struct resolver_addr *a, char *out, size_t outlen);
 
-/* An address prefix: lib/yconf.c parses and matches it (the gslb topology's too). */
+/* An address prefix: lib/addr.c parses and matches it (the gslb topology's too). */
 struct resolver_prefix {
-	struct yconf_prefix p;
+	struct addr_prefix p;
 };
 
 /* A list of prefixes (`resolver.allow`). Read-only once built; any thread. */

@@ -55,7 +55,7 @@ struct recurse {
 	_Atomic(struct acl_copy *) acl;     /* read per query by the workers */
 
 	/* Counters (relaxed atomics: workers and the resolver thread write them). */
-	_Atomic uint64_t cache_answers, submitted, answered, busy, norec;
+	_Atomic uint64_t cache_answers, submitted, answered, busy, norec, secure_hits;
 };
 
 /* A question handed to the resolver, and then its answer on the way back. */
@@ -424,7 +424,10 @@ recurse_metrics(struct ops_buf *b)
 	        "Resolutions stopped by a work limit (NXNS, upstream queries, ...).", rs.limit_hits);
 	counter(b, "signpost_resolver_prefetches_total", "Prefetches started.", rs.prefetches);
 	counter(b, "signpost_resolver_validation_bogus_total",
-	        "Answers DNSSEC validation found bogus.", rs.bogus);
+	        "Answers DNSSEC validation found bogus (SERVFAIL).", rs.bogus);
+	counter(b, "signpost_resolver_validation_secure_total",
+	        "Answers DNSSEC validation found secure (AD), from resolutions and the cache.",
+	        rs.secure + atomic_load_explicit(&r->secure_hits, memory_order_relaxed));
 }
 
 /* ---- the worker side ---------------------------------------------------------------------- */
@@ -641,6 +644,10 @@ route(struct worker *w, const struct answer_client *cl, const uint8_t *pkt, size
 	bool refresh = false;
 	size_t n = resolver_cache_answer(rec->cache, &rq, out, cap, &rcode, &refresh);
 	if (n > 0) {
+		/* AD in the cached response: validation found it secure (the client sees AD
+		 * only with DO or AD, RFC 6840 5.8). */
+		if (n >= 12 && (out[3] & 0x20) != 0)
+			atomic_fetch_add_explicit(&rec->secure_hits, 1, memory_order_relaxed);
 		n = resolver_reply_finish(out, n, cap, &params, -1);
 		if (n > 0) {
 			if (refresh)

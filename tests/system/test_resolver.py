@@ -353,17 +353,22 @@ def test_resolver_counters_on_metrics(world, tmp_path):
         for _ in range(3):
             ru.ask(s, "www.good.tld1.", "A")            # hits
         ru.ask(s, "www.sf.tld1.", "A")                  # SERVFAIL
+        ru.ask(s, "www.sec.", "A", dnssec=True)         # secure
+        ru.ask(s, "www.sec.", "A", dnssec=True)         # secure, from the cache
+        ru.ask(s, "www.bogus.", "A")                    # bogus
         status, body, _ = ou.http_get(port, "/metrics")
         assert status == 200
         assert metric(body, "signpost_resolver_cache_answers_total") >= 3
-        assert metric(body, "signpost_resolver_cache_misses_total") == 2
-        assert metric(body, "signpost_resolver_resolved_total") == 2
+        assert metric(body, "signpost_resolver_cache_misses_total") == 4
+        assert metric(body, "signpost_resolver_resolved_total") == 4
+        assert metric(body, "signpost_resolver_validation_secure_total") == 2
+        assert metric(body, "signpost_resolver_validation_bogus_total") == 1
         assert metric(body, "signpost_resolver_upstream_queries_total") >= 4
         assert metric(body, "signpost_resolver_servfail_total") >= 1
         assert metric(body, "signpost_resolver_cache_entries") > 0
         # The REFUSED the authoritative path counted went to the final rcodes.
         assert 'signpost_responses_total{rcode="REFUSED"} 0' in body
-        assert 'signpost_responses_total{rcode="SERVFAIL"} 1' in body
+        assert 'signpost_responses_total{rcode="SERVFAIL"} 2' in body
     finally:
         s.stop()
 
