@@ -1,9 +1,7 @@
-/* yconf.c - typed values from libyaml document nodes, ADDR@PORT and prefix text, and
- * "file:line: path: problem" errors, shared by the configuration parsers of server/,
- * gslb/ and resolver/ so a value is read, bounded and reported the same way in every
- * section. Runs on the thread that loads the configuration; yconf_prefix_match() is
- * also called by workers (it neither allocates nor blocks). */
-#include <arpa/inet.h>
+/* yconf.c - typed values from libyaml document nodes and "file:line: path: problem"
+ * errors, shared by the configuration parsers of server/, gslb/ and resolver/ so a value
+ * is read, bounded and reported the same way in every section. Runs on the thread that
+ * loads the configuration. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -300,110 +298,4 @@ yconf_get_duration_ms(struct yconf *y, yaml_node_t *n, const char *path, uint64_
 	}
 	*out = v * mult;
 	return 0;
-}
-
-/* ---- addresses and prefixes --------------------------------------------------------------- */
-
-/* Copies the text before sep (or all of it) into host; false when empty or too long. */
-static bool
-split_host(const char *text, const char *sep, char *host, size_t hostlen)
-{
-	size_t hl = sep != NULL ? (size_t)(sep - text) : strlen(text);
-	if (hl == 0 || hl >= hostlen)
-		return false;
-	memcpy(host, text, hl);
-	host[hl] = '\0';
-	return true;
-}
-
-int
-yconf_parse_addr(const char *text, uint16_t defport, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	unsigned long long port = defport;
-	const char *at = strchr(text, '@');
-	char *end;
-
-	if (!split_host(text, at, host, sizeof(host)))
-		return -1;
-	if (at != NULL && (leading_number(at + 1, &port, &end) != 0 || *end != '\0' ||
-	                   port == 0 || port > 65535))
-		return -2;
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
-		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*v4);
-	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
-		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*v6);
-	} else {
-		return -1;
-	}
-	return 0;
-}
-
-void
-yconf_format_addr(const struct sockaddr *sa, char *out, size_t outlen)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-		port = ntohs(a->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-		port = ntohs(a->sin6_port);
-	}
-	snprintf(out, outlen, "%s@%u", host, port);
-}
-
-int
-yconf_parse_prefix(const char *text, struct yconf_prefix *out)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(text, '/');
-	unsigned max;
-
-	if (!split_host(text, slash, host, sizeof(host)))
-		return -1;
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, host, out->addr) == 1) {
-		out->family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, host, out->addr) == 1) {
-		out->family = AF_INET6;
-		max = 128;
-	} else {
-		return -1;
-	}
-	unsigned long long bits = max;
-	char *end;
-	if (slash != NULL && (leading_number(slash + 1, &bits, &end) != 0 || *end != '\0' ||
-	                      bits > max))
-		return -1;
-	out->bits = (uint8_t)bits;
-	for (unsigned i = (unsigned)bits; i < max; i++) {
-		if (out->addr[i / 8] & (0x80 >> (i % 8)))
-			return -2;
-	}
-	return 0;
-}
-
-bool
-yconf_prefix_match(const struct yconf_prefix *p, const uint8_t *addr)
-{
-	unsigned full = p->bits / 8, rest = p->bits % 8;
-	if (memcmp(p->addr, addr, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (p->addr[full] & mask) == (addr[full] & mask);
 }

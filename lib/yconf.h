@@ -1,6 +1,6 @@
 /* yconf.h - helpers for the YAML configuration parsers (server/config.c and its section
- * files, gslb/conf.c, resolver/conf.c): typed values read from libyaml document nodes,
- * ADDR@PORT and prefix text, and errors as "file:line: key.path: problem".
+ * files, gslb/conf.c, resolver/conf.c): typed values read from libyaml document nodes
+ * and errors as "file:line: key.path: problem" (address text: lib/addr.h).
  *
  * One struct yconf per parse, on the thread that loads the configuration (start-up or
  * reload); nothing here is for the answer path. Two ways to report, chosen by err:
@@ -14,7 +14,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
 #include <yaml.h>
 
 struct yconf {
@@ -68,30 +67,5 @@ int yconf_get_bool(struct yconf *y, yaml_node_t *n, const char *path, bool *out)
  * "duration too short: 'x' (at least ...)", "duration too long: 'x' (at most ...)". */
 int yconf_get_duration_ms(struct yconf *y, yaml_node_t *n, const char *path, uint64_t min_ms,
                           uint64_t max_ms, uint64_t *out);
-
-/* ---- addresses and prefixes (text; no YAML) ----------------------------------------- */
-
-/* Parses "ADDR" (port defport) or "ADDR@PORT", IPv4 or IPv6, into *ss and *len. Returns 0,
- * -1 (not an address) or -2 (bad port: not 1..65535). */
-int yconf_parse_addr(const char *text, uint16_t defport, struct sockaddr_storage *ss,
-                     socklen_t *len);
-/* Formats an AF_INET or AF_INET6 address as "ADDR@PORT" ("?@0" for others). */
-void yconf_format_addr(const struct sockaddr *sa, char *out, size_t outlen);
-
-/* An address prefix: family AF_INET or AF_INET6, the address in network order (4 or 16
- * octets used), and its length in bits. */
-struct yconf_prefix {
-	uint8_t family;
-	uint8_t bits;
-	uint8_t addr[16];
-};
-
-/* Parses "10.0.0.0/8", "2001:db8::/32", or a bare address (a full-length prefix).
- * Returns 0, -1 (not an address or prefix) or -2 (host bits set: "10.1.2.3/8" is a typo
- * more often than an intent). */
-int yconf_parse_prefix(const char *text, struct yconf_prefix *out);
-/* True when addr (4 or 16 octets, the family of p) lies in p. No allocation: fit for
- * the answer path (ACLs, topology). */
-bool yconf_prefix_match(const struct yconf_prefix *p, const uint8_t *addr);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/addr.h"
 #include "lib/errors.h"
 #include "lib/log.h"
 #include "lib/yconf.h"
@@ -24,7 +25,7 @@ resolver_addr_parse(const char *text, uint16_t default_port, struct resolver_add
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	if (yconf_parse_addr(text, default_port, &ss, &len) != 0)
+	if (addr_parse(text, default_port, &ss, &len) != 0)
 		return SP_EPARSE;
 	memset(out, 0, sizeof(*out));
 	memcpy(&out->u, &ss, len);
@@ -59,7 +60,7 @@ resolver_addr_is_loopback(const struct resolver_addr *a)
 char *
 resolver_addr_str(const struct resolver_addr *a, char *out, size_t outlen)
 {
-	yconf_format_addr(&a->u.sa, out, outlen);
+	addr_format(&a->u.sa, out, outlen);
 	return out;
 }
 
@@ -67,7 +68,7 @@ int
 resolver_prefix_parse(const char *text, struct resolver_prefix *out)
 {
 	/* Host bits must be zero: "10.1.2.3/8" is a typo more often than an intent. */
-	return yconf_parse_prefix(text, &out->p) == 0 ? 0 : SP_EPARSE;
+	return addr_prefix_parse(text, &out->p) == 0 ? 0 : SP_EPARSE;
 }
 
 bool
@@ -86,9 +87,9 @@ resolver_acl_match(const struct resolver_acl *acl, const struct sockaddr *sa)
 		return false;
 	}
 	for (size_t i = 0; i < acl->n; i++) {
-		const struct yconf_prefix *p = &acl->v[i].p;
-		if ((p->family == AF_INET && a4 != NULL && yconf_prefix_match(p, a4)) ||
-		    (p->family == AF_INET6 && a6 != NULL && yconf_prefix_match(p, a6)))
+		const struct addr_prefix *p = &acl->v[i].p;
+		if ((p->family == AF_INET && a4 != NULL && addr_prefix_match(p, a4)) ||
+		    (p->family == AF_INET6 && a6 != NULL && addr_prefix_match(p, a6)))
 			return true;
 	}
 	return false;

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "gslb/gslb.h"
+#include "lib/addr.h"
 #include "lib/dname.h"
 #include "lib/errors.h"
 #include "lib/log.h"
@@ -130,16 +131,16 @@ conf_get_duration_ms(struct conf_ctx *cx, yaml_node_t *n, const char *path, uint
 void
 conf_format_addr(const struct sockaddr *addr, char *out, size_t outlen)
 {
-	yconf_format_addr(addr, out, outlen);
+	addr_format(addr, out, outlen);
 }
 
 int
 conf_parse_listen(const char *text, uint16_t defport, struct conf_listen *out)
 {
 	memset(out, 0, sizeof(*out));
-	int rc = yconf_parse_addr(text, defport, &out->addr, &out->addrlen);
+	int rc = addr_parse(text, defport, &out->addr, &out->addrlen);
 	if (rc == 0)
-		yconf_format_addr((struct sockaddr *)&out->addr, out->text, sizeof(out->text));
+		addr_format((struct sockaddr *)&out->addr, out->text, sizeof(out->text));
 	return rc;
 }
 
