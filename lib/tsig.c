@@ -179,14 +179,12 @@ skip_rr(struct wire_reader *r, uint16_t *type, const uint8_t **rdata, uint16_t *
 }
 
 static int
-parse_tsig_rdata(const uint8_t *msg, size_t len, size_t rdstart, uint16_t rdlen,
-                 struct tsig_rr *rr)
+parse_tsig_rdata(const uint8_t *msg, size_t rdstart, uint16_t rdlen, struct tsig_rr *rr)
 {
 	struct wire_reader r;
 	size_t alen;
 	uint16_t hi;
 	uint32_t lo;
-	const uint8_t *skip;
 
 	/* The algorithm name may not be compressed (RFC 8945 4.2), but reading it with
 	 * the general reader over the whole message is harmless and bounds-checked. */
@@ -199,8 +197,6 @@ parse_tsig_rdata(const uint8_t *msg, size_t len, size_t rdstart, uint16_t rdlen,
 	    wire_read_u16(&r, &rr->other_len) != 0 ||
 	    wire_read_bytes(&r, rr->other_len, &rr->other) != 0 || wire_reader_left(&r) != 0)
 		return SP_EPARSE;
-	(void)skip;
-	(void)len;
 	dname_copy_lower(rr->alg, rr->alg);
 	rr->time = (uint64_t)hi << 32 | lo;
 	return 0;
@@ -241,8 +237,7 @@ tsig_find(const uint8_t *msg, size_t len, struct tsig_rr *rr)
 				return SP_EPARSE;
 			dname_copy_lower(rr->name, rr->name);
 			rr->offset = start;
-			return parse_tsig_rdata(msg, len, (size_t)(rdata - msg), rdlen, rr) == 0 ? 1
-			                                                                         : SP_EPARSE;
+			return parse_tsig_rdata(msg, (size_t)(rdata - msg), rdlen, rr) == 0 ? 1 : SP_EPARSE;
 		}
 	}
 	return 0;
