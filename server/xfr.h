@@ -209,6 +209,22 @@ int xfr_in_start(uv_loop_t *loop, struct zones_db *db, const char *state_dir,
 void xfr_in_apply(struct xfr_in *in);
 void xfr_in_stop(struct xfr_in *in);
 void xfr_in_unpublish_all(void);
+/* What the control tool's zone status can show of a secondary zone (read from LMDB, so it
+ * also works for a zone the daemon is not running for). */
+struct xfr_secondary_status {
+	uint32_t serial;
+	bool have;                      /* a version was ever transferred */
+	bool expired;
+	int64_t last_refresh;           /* Unix time of the last good check, 0: never */
+	int64_t next_refresh;
+	int64_t expire_at;
+	char last_error[200];           /* empty when the last check worked */
+};
+/* Fills *st for the secondary zone apex (wire). Returns 0 or SP_ENOZONE. Any thread
+ * (its own read transaction); never the answer path. */
+int xfr_secondary_status(struct zones_db *db, const uint8_t *apex,
+                         struct xfr_secondary_status *st);
+
 /* Answers a NOTIFY (RFC 1996) on a worker: from an allowed primary (allow-notify, or
  * the primaries' addresses and keys) it wakes the zone's check; others get REFUSED or
  * NOTAUTH and are logged. Returns the answer's length. */

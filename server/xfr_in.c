@@ -1317,3 +1317,24 @@ xfr_notify_answer(const struct answer_client *cl, const uint8_t *q, size_t qlen,
 		tsig_ctx_deinit(&tc);
 	return len;
 }
+
+/* ---- status for the control tool ------------------------------------------------------------- */
+
+int
+xfr_secondary_status(struct zones_db *db, const uint8_t *apex, struct xfr_secondary_status *out)
+{
+	struct sec_state st;
+	size_t len = 0;
+	int rc = zones_xfr_state_get(db, apex, &st, sizeof(st), &len);
+	if (rc != 0)
+		return rc;
+	if (len != sizeof(st) || st.version != STATE_VERSION)
+		return SP_ENOZONE;
+	*out = (struct xfr_secondary_status){
+		.serial = st.serial, .have = st.have, .expired = st.expired,
+		.last_refresh = st.last_refresh, .next_refresh = st.next_refresh,
+		.expire_at = st.expire_at,
+	};
+	snprintf(out->last_error, sizeof(out->last_error), "%s", st.last_error);
+	return 0;
+}
