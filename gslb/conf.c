@@ -16,36 +16,20 @@
 #endif
 
 #include "gslb/internal.h"
+#include "lib/addr.h"
 #include "lib/errors.h"
 #include "lib/log.h"
+#include "lib/yconf.h"
 
 #define PATH_MAX_LEN 256
 
+/* Errors go through lib/yconf.c without an err buffer: each is logged, so a user sees
+ * every problem of the section at once, and y.errors counts them. */
 struct pctx {
-	yaml_document_t *doc;
-	const char *file;
+	struct yconf y;
 	struct gslb_conf *c;
-	int errors;
 	bool nomem;
 };
-
-static void
-perr(struct pctx *p, const yaml_node_t *n, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void
-perr(struct pctx *p, const yaml_node_t *n, const char *path, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_err("%s:%lu: %s: %s", p->file, n ? (unsigned long)n->start_mark.line + 1 : 0UL,
-	        path, msg);
-	p->errors++;
-}
 
 /* Key paths for messages ("gslb.pools.web.members[2].weight"), truncated if absurd. */
 static void
@@ -67,95 +51,38 @@ line_of(const yaml_node_t *n)
 	return (int)n->start_mark.line + 1;
 }
 
-static yaml_node_t *
-node(struct pctx *p, int i)
-{
-	return yaml_document_get_node(p->doc, i);
-}
-
-static const char *
-scalar(const yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
 /* ---- scalar conversions ------------------------------------------------------------ */
 
+/* The parsers below test these as conditions: true when the value was stored. */
 static bool
 want_scalar(struct pctx *p, yaml_node_t *n, const char *path, const char **out)
 {
-	*out = scalar(n);
-	if (*out == NULL) {
-		perr(p, n, path, "must be a scalar");
-		return false;
-	}
-	return true;
+	*out = yconf_scalar(&p->y, n, path);
+	return *out != NULL;
 }
 
 static bool
-get_uint(struct pctx *p, yaml_node_t *n, const char *path, unsigned long lo, unsigned long hi,
+get_uint(struct pctx *p, yaml_node_t *n, const char *path, unsigned lo, unsigned hi,
          unsigned *out)
 {
-	const char *s;
-	char *end;
-
-	if (!want_scalar(p, n, path, &s))
-		return false;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (*s == '\0' || *s == '-' || *end != '\0' || errno != 0 || v < lo || v > hi) {
-		perr(p, n, path, "must be %lu..%lu", lo, hi);
-		return false;
-	}
-	*out = (unsigned)v;
-	return true;
+	return yconf_get_u32(&p->y, n, path, lo, hi, out) == 0;
 }
 
 static bool
 get_bool(struct pctx *p, yaml_node_t *n, const char *path, bool *out)
 {
-	const char *s;
-
-	if (!want_scalar(p, n, path, &s))
-		return false;
-	if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0) {
-		*out = true;
-	} else if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "off") == 0) {
-		*out = false;
-	} else {
-		perr(p, n, path, "must be true or false");
-		return false;
-	}
-	return true;
+	return yconf_get_bool(&p->y, n, path, out) == 0;
 }
 
-/* "5" and "5s" are seconds, "500ms" milliseconds, "2m" minutes. */
+/* "5" and "5s" are seconds, "500ms" milliseconds, "2m" minutes; 10ms..1 day: a check
+ * more often than every 10ms is load, not monitoring. */
 static bool
 get_duration(struct pctx *p, yaml_node_t *n, const char *path, uint32_t *ms)
 {
-	const char *s;
-	char *end;
-
-	if (!want_scalar(p, n, path, &s))
+	uint64_t v;
+	if (yconf_get_duration_ms(&p->y, n, path, 10, 86400 * 1000, &v) != 0)
 		return false;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	unsigned long mul = 1000;
-	if (strcmp(end, "ms") == 0)
-		mul = 1;
-	else if (strcmp(end, "m") == 0)
-		mul = 60000;
-	else if (strcmp(end, "s") != 0 && *end != '\0')
-		mul = 0;
-	if (*s < '0' || *s > '9' || errno != 0 || mul == 0 || v == 0 || v > 86400000UL / mul) {
-		perr(p, n, path, "must be a duration like 5, 5s, 500ms or 1m (10ms..1 day)");
-		return false;
-	}
-	*ms = (uint32_t)(v * mul);
-	if (*ms < 10) {
-		perr(p, n, path, "must be at least 10ms");
-		return false;
-	}
+	*ms = (uint32_t)v;
 	return true;
 }
 
@@ -196,7 +123,7 @@ get_ident(struct pctx *p, yaml_node_t *n, const char *path, char out[GSLB_NAME_M
 	if (!want_scalar(p, n, path, &s))
 		return false;
 	if (!valid_ident(s)) {
-		perr(p, n, path, "'%s' is not a name (1..%d of A-Z a-z 0-9 - _ .)", s, GSLB_NAME_MAX);
+		yconf_error(&p->y, n, path, "'%s' is not a name (1..%d of A-Z a-z 0-9 - _ .)", s, GSLB_NAME_MAX);
 		return false;
 	}
 	strcpy(out, s);
@@ -218,7 +145,7 @@ region_intern(struct pctx *p, yaml_node_t *n, const char *path)
 			return (int)i;
 	}
 	if (c->n_regions == GSLB_MAX_REGIONS) {
-		perr(p, n, path, "more than %d regions", GSLB_MAX_REGIONS);
+		yconf_error(&p->y, n, path, "more than %d regions", GSLB_MAX_REGIONS);
 		return -1;
 	}
 	strcpy(c->regions[c->n_regions], name);
@@ -237,15 +164,15 @@ each_pair(struct pctx *p, yaml_node_t *n, const char *path, pair_fn *fn, void *o
 	char sub[PATH_MAX_LEN];
 
 	if (n->type != YAML_MAPPING_NODE) {
-		perr(p, n, path, "must be a mapping");
+		yconf_error(&p->y, n, path, "must be a mapping");
 		return;
 	}
 	for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	     pr++) {
-		yaml_node_t *k = node(p, pr->key), *v = node(p, pr->value);
-		const char *key = scalar(k);
+		yaml_node_t *k = yconf_node(&p->y, pr->key), *v = yconf_node(&p->y, pr->value);
+		const char *key = yconf_text(k);
 		if (key == NULL) {
-			perr(p, k, path, "keys must be scalars");
+			yconf_error(&p->y, k, path, "keys must be scalars");
 			continue;
 		}
 		path_fmt(sub, "%s.%s", path, key);
@@ -257,7 +184,7 @@ static bool
 is_seq(struct pctx *p, yaml_node_t *n, const char *path)
 {
 	if (n->type != YAML_SEQUENCE_NODE) {
-		perr(p, n, path, "must be a list");
+		yconf_error(&p->y, n, path, "must be a list");
 		return false;
 	}
 	return true;
@@ -289,17 +216,17 @@ check_pair(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, cons
 		else if (strcmp(s, "external") == 0)
 			ck->type = GSLB_CHECK_EXTERNAL;
 		else
-			perr(p, v, path, "must be tcp, http, https or external");
+			yconf_error(&p->y, v, path, "must be tcp, http, https or external");
 	} else if (strcmp(key, "path") == 0) {
 		if (get_str(p, v, path, &ck->path) && ck->path[0] != '/')
-			perr(p, v, path, "must start with /");
+			yconf_error(&p->y, v, path, "must start with /");
 	} else if (strcmp(key, "host") == 0) {
 		get_str(p, v, path, &ck->host);
 	} else if (strcmp(key, "sni") == 0) {
 		get_str(p, v, path, &ck->sni);
 	} else if (strcmp(key, "expect-body") == 0) {
 		if (get_str(p, v, path, &ck->expect_body) && ck->expect_body[0] == '\0')
-			perr(p, v, path, "must not be empty");
+			yconf_error(&p->y, v, path, "must not be empty");
 	} else if (strcmp(key, "user-agent") == 0) {
 		get_str(p, v, path, &ck->user_agent);
 	} else if (strcmp(key, "ca-file") == 0) {
@@ -327,7 +254,7 @@ check_pair(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, cons
 		if (strcmp(s, "up") == 0 || strcmp(s, "down") == 0)
 			ck->initial_up = s[0] == 'u';
 		else
-			perr(p, v, path, "must be up or down");
+			yconf_error(&p->y, v, path, "must be up or down");
 	} else if (strcmp(key, "expect-status") == 0) {
 		char sub[PATH_MAX_LEN];
 		if (v->type == YAML_SCALAR_NODE) {
@@ -343,17 +270,17 @@ check_pair(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, cons
 		SEQ_EACH(p, v, it) {
 			path_fmt(sub, "%s[%u]", path, ck->n_expect);
 			if (ck->n_expect == GSLB_MAX_STATUS) {
-				perr(p, v, path, "at most %d status codes", GSLB_MAX_STATUS);
+				yconf_error(&p->y, v, path, "at most %d status codes", GSLB_MAX_STATUS);
 				return;
 			}
-			if (get_uint(p, node(p, *it_it), sub, 100, 599, &u))
+			if (get_uint(p, yconf_node(&p->y, *it_it), sub, 100, 599, &u))
 				ck->expect_status[ck->n_expect] = (uint16_t)u;
 			ck->n_expect++;
 		}
 		if (ck->n_expect == 0)
-			perr(p, v, path, "must list at least one status");
+			yconf_error(&p->y, v, path, "must list at least one status");
 	} else {
-		perr(p, k, path, "unknown key");
+		yconf_error(&p->y, k, path, "unknown key");
 	}
 }
 
@@ -369,30 +296,31 @@ parse_check(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, con
 		.timeout_ms = 2000, .rise = 2, .fall = 3, .initial_up = true,
 	};
 	if (!valid_ident(key))
-		perr(p, k, path, "'%s' is not a name", key);
+		yconf_error(&p->y, k, path, "'%s' is not a name", key);
 	snprintf(ck->name, sizeof(ck->name), "%s", key);
 	for (unsigned i = 0; i + 1 < c->n_checks; i++) {
 		if (strcmp(c->checks[i].name, ck->name) == 0)
-			perr(p, k, path, "duplicate check (first at line %d)", c->checks[i].line);
+			yconf_error(&p->y, k, path, "duplicate check (first at line %d)", c->checks[i].line);
 	}
-	int before = p->errors;
+	unsigned before = p->y.errors;
 	each_pair(p, v, path, check_pair, ck);
-	if (p->errors != before)
+	if (p->y.errors != before)
 		return;
 	if ((int)ck->type == -1) {
-		perr(p, k, path, "type is required (tcp, http, https or external)");
+		yconf_error(&p->y, k, path, "type is required (tcp, http, https or external)");
 		return;
 	}
 	if (ck->timeout_ms > ck->interval_ms)
-		perr(p, k, path, "timeout (%ums) must not exceed interval (%ums)", ck->timeout_ms,
+		yconf_error(&p->y, k, path, "timeout (%ums) must not exceed interval (%ums)", ck->timeout_ms,
 		     ck->interval_ms);
 	bool web = ck->type == GSLB_CHECK_HTTP || ck->type == GSLB_CHECK_HTTPS;
 	if (!web && (ck->path || ck->host || ck->expect_body || ck->n_expect || ck->user_agent))
-		perr(p, k, path, "path, host, expect-status, expect-body and user-agent are for http(s)");
+		yconf_error(&p->y, k, path,
+		            "path, host, expect-status, expect-body and user-agent are for http(s)");
 	if (ck->type != GSLB_CHECK_HTTPS && (ck->ca_file || ck->sni))
-		perr(p, k, path, "ca-file and sni are for https");
+		yconf_error(&p->y, k, path, "ca-file and sni are for https");
 	if (ck->type != GSLB_CHECK_EXTERNAL && ck->file)
-		perr(p, k, path, "file is for external checks");
+		yconf_error(&p->y, k, path, "file is for external checks");
 	if (web && ck->n_expect == 0) {
 		ck->expect_status[0] = 200;
 		ck->n_expect = 1;
@@ -433,10 +361,10 @@ member_pair(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, con
 		get_ident(p, v, path, m->name);
 	} else if (strcmp(key, "address") == 0) {
 		if (want_scalar(p, v, path, &s) && !(m->has4 = inet_pton(AF_INET, s, m->addr4) == 1))
-			perr(p, v, path, "'%s' is not an IPv4 address", s);
+			yconf_error(&p->y, v, path, "'%s' is not an IPv4 address", s);
 	} else if (strcmp(key, "address6") == 0) {
 		if (want_scalar(p, v, path, &s) && !(m->has6 = inet_pton(AF_INET6, s, m->addr6) == 1))
-			perr(p, v, path, "'%s' is not an IPv6 address", s);
+			yconf_error(&p->y, v, path, "'%s' is not an IPv6 address", s);
 	} else if (strcmp(key, "weight") == 0) {
 		if (get_uint(p, v, path, 1, 65535, &u))
 			m->weight = u;
@@ -456,13 +384,13 @@ member_pair(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, con
 		else if (inet_pton(AF_INET6, s, m->check_addr) == 1)
 			m->check_family = AF_INET6;
 		else
-			perr(p, v, path, "'%s' is not an IP address", s);
+			yconf_error(&p->y, v, path, "'%s' is not an IP address", s);
 		m->has_check_addr = m->check_family != 0;
 	} else if (strcmp(key, "check-port") == 0) {
 		if (get_uint(p, v, path, 1, 65535, &u))
 			m->check_port = (uint16_t)u;
 	} else {
-		perr(p, k, path, "unknown key");
+		yconf_error(&p->y, k, path, "unknown key");
 	}
 }
 
@@ -487,27 +415,27 @@ parse_member(struct pctx *p, struct gslb_pool_conf *pool, yaml_node_t *v, const 
 		.line = line_of(v), .pool = (unsigned)(pool - c->pools), .weight = 1, .region = -1,
 		.check = -1,
 	};
-	int before = p->errors;
+	unsigned before = p->y.errors;
 	each_pair(p, v, path, member_pair, &mx);
-	if (p->errors != before)
+	if (p->y.errors != before)
 		return;
 	if (m->name[0] == '\0')
-		perr(p, v, path, "name is required");
+		yconf_error(&p->y, v, path, "name is required");
 	if (!m->has4 && !m->has6)
-		perr(p, v, path, "address or address6 is required");
+		yconf_error(&p->y, v, path, "address or address6 is required");
 	for (unsigned i = pool->first; i < c->n_members; i++) {
 		if (strcmp(c->members[i].name, m->name) == 0)
-			perr(p, v, path, "duplicate member '%s' (first at line %d)", m->name,
+			yconf_error(&p->y, v, path, "duplicate member '%s' (first at line %d)", m->name,
 			     c->members[i].line);
 	}
 	if (mx.check_node) {
 		m->check = check_find(c, mx.check_name);
 		if (m->check < 0) {
-			perr(p, mx.check_node, path, "unknown check '%s'", mx.check_name);
+			yconf_error(&p->y, mx.check_node, path, "unknown check '%s'", mx.check_name);
 		} else {
 			const struct gslb_check_conf *ck = &c->checks[m->check];
 			if (ck->type == GSLB_CHECK_TCP && ck->port == 0 && m->check_port == 0)
-				perr(p, v, path, "check '%s' is tcp: give it a port or set check-port",
+				yconf_error(&p->y, v, path, "check '%s' is tcp: give it a port or set check-port",
 				     ck->name);
 		}
 	}
@@ -545,7 +473,7 @@ pool_pair(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, const
 			pool->fallback = GSLB_FALLBACK_POOL;
 			pool->sorry = -2 - line_of(v);  /* resolved once all pools are known */
 		} else {
-			perr(p, v, path, "must be all, none or pool:<name>");
+			yconf_error(&p->y, v, path, "must be all, none or pool:<name>");
 		}
 	} else if (strcmp(key, "members") == 0) {
 		char sub[PATH_MAX_LEN];
@@ -555,15 +483,15 @@ pool_pair(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, const
 		SEQ_EACH(p, v, it) {
 			path_fmt(sub, "%s[%u]", path, i++);
 			if (pool->n == GSLB_MAX_MEMBERS) {
-				perr(p, v, path, "at most %d members per pool", GSLB_MAX_MEMBERS);
+				yconf_error(&p->y, v, path, "at most %d members per pool", GSLB_MAX_MEMBERS);
 				return;
 			}
 			unsigned before = p->c->n_members;
-			parse_member(p, pool, node(p, *it_it), sub);
+			parse_member(p, pool, yconf_node(&p->y, *it_it), sub);
 			pool->n += p->c->n_members - before;
 		}
 	} else {
-		perr(p, k, path, "unknown key");
+		yconf_error(&p->y, k, path, "unknown key");
 	}
 }
 
@@ -579,15 +507,15 @@ parse_pool(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, cons
 		.first = c->n_members,
 	};
 	if (!valid_ident(key))
-		perr(p, k, path, "'%s' is not a name", key);
+		yconf_error(&p->y, k, path, "'%s' is not a name", key);
 	snprintf(pool->name, sizeof(pool->name), "%s", key);
 	for (unsigned i = 0; i + 1 < c->n_pools; i++) {
 		if (strcmp(c->pools[i].name, pool->name) == 0)
-			perr(p, k, path, "duplicate pool (first at line %d)", c->pools[i].line);
+			yconf_error(&p->y, k, path, "duplicate pool (first at line %d)", c->pools[i].line);
 	}
 	each_pair(p, v, path, pool_pair, pool);
 	if (pool->n == 0 && v->type == YAML_MAPPING_NODE)
-		perr(p, v, path, "members: at least one member is required");
+		yconf_error(&p->y, v, path, "members: at least one member is required");
 }
 
 static int
@@ -611,26 +539,26 @@ resolve_sorry(struct pctx *p, yaml_node_t *pools)
 
 	for (yaml_node_pair_t *pr = pools->data.mapping.pairs.start;
 	     pr < pools->data.mapping.pairs.top; pr++) {
-		int pi = pool_find(c, scalar(node(p, pr->key)));
+		int pi = pool_find(c, yconf_text(yconf_node(&p->y, pr->key)));
 		if (pi < 0 || c->pools[pi].fallback != GSLB_FALLBACK_POOL)
 			continue;
-		yaml_node_t *pn = node(p, pr->value);
+		yaml_node_t *pn = yconf_node(&p->y, pr->value);
 		if (pn->type != YAML_MAPPING_NODE)
 			continue;
 		for (yaml_node_pair_t *q = pn->data.mapping.pairs.start; q < pn->data.mapping.pairs.top;
 		     q++) {
-			yaml_node_t *vn = node(p, q->value);
-			const char *key = scalar(node(p, q->key));
-			if (key == NULL || strcmp(key, "fallback") != 0 || scalar(vn) == NULL ||
-			    strncmp(scalar(vn), "pool:", 5) != 0)
+			yaml_node_t *vn = yconf_node(&p->y, q->value);
+			const char *key = yconf_text(yconf_node(&p->y, q->key));
+			if (key == NULL || strcmp(key, "fallback") != 0 || yconf_text(vn) == NULL ||
+			    strncmp(yconf_text(vn), "pool:", 5) != 0)
 				continue;
-			const char *target = scalar(vn) + 5;
+			const char *target = yconf_text(vn) + 5;
 			path_fmt(path, "gslb.pools.%s.fallback", c->pools[pi].name);
 			int t = pool_find(c, target);
 			if (t < 0)
-				perr(p, vn, path, "unknown pool '%s'", target);
+				yconf_error(&p->y, vn, path, "unknown pool '%s'", target);
 			else if (t == pi)
-				perr(p, vn, path, "a pool cannot be its own fallback");
+				yconf_error(&p->y, vn, path, "a pool cannot be its own fallback");
 			c->pools[pi].sorry = t;
 		}
 	}
@@ -638,44 +566,22 @@ resolve_sorry(struct pctx *p, yaml_node_t *pools)
 
 /* ---- topology, region order, GeoIP ----------------------------------------------------- */
 
-static bool
+/* "10.0.0.0/8" into e. The length is required: an entry names a network. Returns 0, -1
+ * (not a subnet) or -2 (host bits set), like addr_prefix_parse(). */
+static int
 parse_subnet(const char *s, struct gslb_topo_entry *e)
 {
-	char buf[INET6_ADDRSTRLEN + 8];
-	char *slash, *end;
+	struct addr_prefix ap;
 
-	if (strlen(s) >= sizeof(buf))
-		return false;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (slash == NULL)
-		return false;
-	*slash = '\0';
-	memset(e->addr, 0, sizeof(e->addr));
-	if (inet_pton(AF_INET, buf, e->addr) == 1)
-		e->family = 4;
-	else if (inet_pton(AF_INET6, buf, e->addr) == 1)
-		e->family = 6;
-	else
-		return false;
-	unsigned long pl = strtoul(slash + 1, &end, 10);
-	if (slash[1] == '\0' || *end != '\0' || pl > (e->family == 4 ? 32U : 128U))
-		return false;
-	e->prefix = (uint8_t)pl;
-	return true;
-}
-
-static bool
-host_bits_zero(const struct gslb_topo_entry *e)
-{
-	unsigned bytes = e->family == 4 ? 4 : 16;
-	for (unsigned i = 0; i < bytes; i++) {
-		unsigned bit0 = i * 8;
-		uint8_t mask = bit0 >= e->prefix ? 0xff : (e->prefix - bit0 >= 8 ? 0 : 0xff >> (e->prefix - bit0));
-		if (e->addr[i] & mask)
-			return false;
-	}
-	return true;
+	if (strchr(s, '/') == NULL)
+		return -1;
+	int rc = addr_prefix_parse(s, &ap);
+	if (rc != 0)
+		return rc;
+	e->family = ap.family == AF_INET ? 4 : 6;
+	e->prefix = ap.bits;
+	memcpy(e->addr, ap.addr, sizeof(e->addr));
+	return 0;
 }
 
 static void
@@ -688,40 +594,41 @@ parse_topology(struct pctx *p, yaml_node_t *v)
 	if (!is_seq(p, v, "gslb.topology"))
 		return;
 	SEQ_EACH(p, v, it) {
-		yaml_node_t *item = node(p, *it_it);
+		yaml_node_t *item = yconf_node(&p->y, *it_it);
 		struct gslb_topo_entry *e = &c->topo[c->n_topo];
 		path_fmt(path, "gslb.topology[%u]", i++);
 		*e = (struct gslb_topo_entry){ .region = -1, .line = line_of(item) };
 		if (item->type != YAML_MAPPING_NODE) {
-			perr(p, item, path, "must be a mapping with subnet and region");
+			yconf_error(&p->y, item, path, "must be a mapping with subnet and region");
 			continue;
 		}
 		bool have_subnet = false;
 		for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
 		     pr < item->data.mapping.pairs.top; pr++) {
-			const char *key = scalar(node(p, pr->key));
-			yaml_node_t *val = node(p, pr->value);
+			const char *key = yconf_text(yconf_node(&p->y, pr->key));
+			yaml_node_t *val = yconf_node(&p->y, pr->value);
 			char sub[PATH_MAX_LEN];
 			path_fmt(sub, "%s.%s", path, key ? key : "?");
 			if (key && strcmp(key, "subnet") == 0) {
 				const char *s;
 				if (!want_scalar(p, val, sub, &s))
 					continue;
-				if (!parse_subnet(s, e))
-					perr(p, val, sub, "'%s' is not a subnet like 10.0.0.0/8", s);
-				else if (!host_bits_zero(e))
-					perr(p, val, sub, "'%s' has host bits set", s);
+				int rc = parse_subnet(s, e);
+				if (rc == -1)
+					yconf_error(&p->y, val, sub, "'%s' is not a subnet like 10.0.0.0/8", s);
+				else if (rc == -2)
+					yconf_error(&p->y, val, sub, "'%s' has host bits set", s);
 				else
 					have_subnet = true;
 			} else if (key && strcmp(key, "region") == 0) {
 				e->region = region_intern(p, val, sub);
 			} else {
-				perr(p, node(p, pr->key), sub, "unknown key");
+				yconf_error(&p->y, yconf_node(&p->y, pr->key), sub, "unknown key");
 			}
 		}
 		if (!have_subnet || e->region < 0) {
-			if (p->errors == 0)
-				perr(p, item, path, "subnet and region are required");
+			if (p->y.errors == 0)
+				yconf_error(&p->y, item, path, "subnet and region are required");
 			continue;
 		}
 		c->n_topo++;
@@ -738,11 +645,11 @@ parse_order_list(struct pctx *p, yaml_node_t *v, const char *path, struct gslb_r
 	o->n = 0;
 	SEQ_EACH(p, v, it) {
 		path_fmt(sub, "%s[%u]", path, o->n);
-		int r = region_intern(p, node(p, *it_it), sub);
+		int r = region_intern(p, yconf_node(&p->y, *it_it), sub);
 		if (r < 0)
 			continue;
 		if (o->n == GSLB_MAX_REGIONS) {
-			perr(p, v, path, "too long");
+			yconf_error(&p->y, v, path, "too long");
 			return;
 		}
 		o->order[o->n++] = r;
@@ -764,7 +671,7 @@ country_pair(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, co
 {
 	struct gslb_conf *c = p->c;
 	if (strlen(key) != 2) {
-		perr(p, k, path, "must be a two-letter ISO 3166 country code");
+		yconf_error(&p->y, k, path, "must be a two-letter ISO 3166 country code");
 		return;
 	}
 	int r = region_intern(p, v, path);
@@ -807,7 +714,7 @@ name_pair(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, const
 		if (!want_scalar(p, v, path, &s))
 			return;
 		if (dname_from_str(s, wire) == 0 || wire[0] == 0) {
-			perr(p, v, path, "'%s' is not a domain name", s);
+			yconf_error(&p->y, v, path, "'%s' is not a domain name", s);
 			return;
 		}
 		dname_copy_lower(nm->wire, wire);
@@ -817,7 +724,7 @@ name_pair(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, const
 			return;
 		int pi = pool_find(c, s);
 		if (pi < 0)
-			perr(p, v, path, "unknown pool '%s'", s);
+			yconf_error(&p->y, v, path, "unknown pool '%s'", s);
 		else
 			nm->pool = (unsigned)pi;
 	} else if (strcmp(key, "policy") == 0) {
@@ -829,7 +736,8 @@ name_pair(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, const
 				return;
 			}
 		}
-		perr(p, v, path, "must be weighted, round-robin, failover, hash, topology or lowest-rtt");
+		yconf_error(&p->y, v, path,
+		            "must be weighted, round-robin, failover, hash, topology or lowest-rtt");
 	} else if (strcmp(key, "hash-prefix4") == 0) {
 		if (get_uint(p, v, path, 0, 32, &u))
 			nm->hash4 = (uint8_t)u;
@@ -837,7 +745,7 @@ name_pair(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, const
 		if (get_uint(p, v, path, 0, 128, &u))
 			nm->hash6 = (uint8_t)u;
 	} else {
-		perr(p, k, path, "unknown key");
+		yconf_error(&p->y, k, path, "unknown key");
 	}
 }
 
@@ -851,26 +759,26 @@ parse_names(struct pctx *p, yaml_node_t *v)
 	if (!is_seq(p, v, "gslb.names"))
 		return;
 	SEQ_EACH(p, v, it) {
-		yaml_node_t *item = node(p, *it_it);
+		yaml_node_t *item = yconf_node(&p->y, *it_it);
 		struct gslb_name *nm = &c->names[c->n_names];
 		path_fmt(path, "gslb.names[%u]", i++);
 		*nm = (struct gslb_name){ .line = line_of(item), .pool = UINT32_MAX, .hash4 = 24,
 		                          .hash6 = 56 };
-		int before = p->errors;
+		unsigned before = p->y.errors;
 		each_pair(p, item, path, name_pair, nm);
-		if (p->errors != before)
+		if (p->y.errors != before)
 			continue;
 		if (nm->wire[0] == 0 || nm->pool == UINT32_MAX) {
-			perr(p, item, path, "name and pool are required");
+			yconf_error(&p->y, item, path, "name and pool are required");
 			continue;
 		}
 		for (unsigned j = 0; j < c->n_names; j++) {
 			if (dname_equal(c->names[j].wire, nm->wire))
-				perr(p, item, path, "duplicate name %s (first at line %d)", nm->text,
+				yconf_error(&p->y, item, path, "duplicate name %s (first at line %d)", nm->text,
 				     c->names[j].line);
 		}
 		if (nm->policy == GSLB_TOPOLOGY && c->n_topo == 0 && c->geoip_path == NULL)
-			perr(p, item, path, "policy topology needs gslb.topology or gslb.geoip");
+			yconf_error(&p->y, item, path, "policy topology needs gslb.topology or gslb.geoip");
 		c->n_names++;
 	}
 }
@@ -926,14 +834,14 @@ count_items(struct pctx *p, yaml_node_t *n, bool nested_members)
 			total++;
 			continue;
 		}
-		yaml_node_t *pool = node(p, pr->value);
+		yaml_node_t *pool = yconf_node(&p->y, pr->value);
 		if (pool->type != YAML_MAPPING_NODE)
 			continue;
 		for (yaml_node_pair_t *q = pool->data.mapping.pairs.start;
 		     q < pool->data.mapping.pairs.top; q++) {
-			const char *k = scalar(node(p, q->key));
+			const char *k = yconf_text(yconf_node(&p->y, q->key));
 			if (k && strcmp(k, "members") == 0)
-				total += count_items(p, node(p, q->value), false);
+				total += count_items(p, yconf_node(&p->y, q->value), false);
 		}
 	}
 	return total;
@@ -948,13 +856,13 @@ open_geoip(struct pctx *p, yaml_node_t *n)
 		return -ENOMEM;
 	int rc = MMDB_open(p->c->geoip_path, MMDB_MODE_MMAP, mmdb);
 	if (rc != MMDB_SUCCESS) {
-		perr(p, n, "gslb.geoip", "%s: %s", p->c->geoip_path, MMDB_strerror(rc));
+		yconf_error(&p->y, n, "gslb.geoip", "%s: %s", p->c->geoip_path, MMDB_strerror(rc));
 		free(mmdb);
 		return 0;
 	}
 	p->c->geoip = mmdb;
 #else
-	perr(p, n, "gslb.geoip", "this build has no libmaxminddb support");
+	yconf_error(&p->y, n, "gslb.geoip", "this build has no libmaxminddb support");
 #endif
 	return 0;
 }
@@ -963,7 +871,7 @@ int
 gslb_conf_parse(yaml_document_t *doc, yaml_node_t *root, const char *file,
                 struct gslb_conf **out)
 {
-	struct pctx p = { .doc = doc, .file = file };
+	struct pctx p = { .y = { .doc = doc, .file = file } };
 	yaml_node_t *checks = NULL, *pools = NULL, *topo = NULL, *order = NULL, *names = NULL,
 	            *geoip = NULL, *countries = NULL;
 	struct gslb_conf *c;
@@ -975,13 +883,13 @@ gslb_conf_parse(yaml_document_t *doc, yaml_node_t *root, const char *file,
 	atomic_init(&c->refs, 1);
 	c->file = strdup(file);
 	if (root->type != YAML_MAPPING_NODE) {
-		perr(&p, root, "gslb", "must be a mapping");
+		yconf_error(&p.y, root, "gslb", "must be a mapping");
 		goto out;
 	}
 	for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
 	     pr++) {
-		yaml_node_t *k = node(&p, pr->key), *v = node(&p, pr->value);
-		const char *key = scalar(k);
+		yaml_node_t *k = yconf_node(&p.y, pr->key), *v = yconf_node(&p.y, pr->value);
+		const char *key = yconf_text(k);
 		struct { const char *name; yaml_node_t **slot; } tops[] = {
 			{ "checks", &checks }, { "pools", &pools }, { "topology", &topo },
 			{ "region-order", &order }, { "names", &names }, { "geoip", &geoip },
@@ -995,7 +903,7 @@ gslb_conf_parse(yaml_document_t *doc, yaml_node_t *root, const char *file,
 			}
 		}
 		if (key == NULL || i == sizeof(tops) / sizeof(tops[0]))
-			perr(&p, k, "gslb", "unknown key '%s'", key ? key : "?");
+			yconf_error(&p.y, k, "gslb", "unknown key '%s'", key ? key : "?");
 	}
 	c->checks = calloc(count_items(&p, checks, false) + 1, sizeof(*c->checks));
 	c->pools = calloc(count_items(&p, pools, false) + 1, sizeof(*c->pools));
@@ -1011,7 +919,7 @@ gslb_conf_parse(yaml_document_t *doc, yaml_node_t *root, const char *file,
 	if (checks)
 		each_pair(&p, checks, "gslb.checks", parse_check, NULL);
 	if (pools == NULL)
-		perr(&p, root, "gslb.pools", "at least one pool is required");
+		yconf_error(&p.y, root, "gslb.pools", "at least one pool is required");
 	else
 		each_pair(&p, pools, "gslb.pools", parse_pool, NULL);
 	if (pools && pools->type == YAML_MAPPING_NODE)
@@ -1029,12 +937,12 @@ gslb_conf_parse(yaml_document_t *doc, yaml_node_t *root, const char *file,
 		p.nomem = true;
 	if (names)
 		parse_names(&p, names);
-	if (p.errors == 0 && !p.nomem && build_name_table(c) != 0)
+	if (p.y.errors == 0 && !p.nomem && build_name_table(c) != 0)
 		p.nomem = true;
 out:
-	if (p.errors || p.nomem) {
+	if (p.y.errors || p.nomem) {
 		gslb_conf_free(c);
-		return p.nomem && p.errors == 0 ? -ENOMEM : SP_ECONFIG;
+		return p.nomem && p.y.errors == 0 ? -ENOMEM : SP_ECONFIG;
 	}
 	*out = c;
 	return 0;
@@ -1073,7 +981,7 @@ gslb_conf_load(const char *file, const char *text, struct gslb_conf **out)
 	if (root && root->type == YAML_MAPPING_NODE) {
 		for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
 		     pr < root->data.mapping.pairs.top; pr++) {
-			const char *k = scalar(yaml_document_get_node(&doc, pr->key));
+			const char *k = yconf_text(yaml_document_get_node(&doc, pr->key));
 			if (k && strcmp(k, "gslb") == 0)
 				g = yaml_document_get_node(&doc, pr->value);
 		}

@@ -17,6 +17,7 @@
 #endif
 
 #include "gslb/internal.h"
+#include "lib/addr.h"
 
 /* ---- per-thread generator: xoshiro256** seeded by splitmix64 ---------------------------- */
 
@@ -353,25 +354,13 @@ pick_hash(const struct ctx *x, struct cand *cd)
 
 /* ---- topology ------------------------------------------------------------------------ */
 
-static bool
-prefix_match(const uint8_t *a, const uint8_t *b, unsigned prefix)
-{
-	unsigned full = prefix / 8, rest = prefix % 8;
-	if (memcmp(a, b, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (a[full] & mask) == (b[full] & mask);
-}
-
 int
 gslb__topo_region(const struct gslb_conf *c, int family, const uint8_t *addr, uint8_t *prefix)
 {
 	/* Sorted longest prefix first, so the first match is the longest. */
 	for (unsigned i = 0; i < c->n_topo; i++) {
 		const struct gslb_topo_entry *e = &c->topo[i];
-		if (e->family == family && prefix_match(e->addr, addr, e->prefix)) {
+		if (e->family == family && addr_in_prefix(e->addr, e->prefix, addr)) {
 			*prefix = e->prefix;
 			return e->region;
 		}

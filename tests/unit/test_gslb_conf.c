@@ -207,7 +207,7 @@ a_bad_weight_names_file_line_and_key_path(void **state)
 	expect_error("weight: 3", "weight: 70000",
 	             "test.yaml:30: gslb.pools.web.members[0].weight: must be 1..65535");
 	expect_error("weight: 3", "weight: heavy",
-	             "test.yaml:30: gslb.pools.web.members[0].weight: must be 1..65535");
+	             "test.yaml:30: gslb.pools.web.members[0].weight: not a number: 'heavy'");
 }
 
 static void
@@ -227,7 +227,7 @@ static void
 malformed_values_are_rejected(void **state)
 {
 	expect_error("interval: 500ms", "interval: soon",
-	             "test.yaml:9: gslb.checks.web-http.interval: must be a duration");
+	             "test.yaml:9: gslb.checks.web-http.interval: not a duration: 'soon'");
 	expect_error("timeout: 200ms", "timeout: 2s",
 	             "test.yaml:3: gslb.checks.web-http: timeout (2000ms) must not exceed interval");
 	expect_error("type: https", "type: icmp",
