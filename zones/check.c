@@ -260,6 +260,9 @@ node_flags(struct zonefile *zf, struct cnode *n, struct cnode *redir)
 		n->flags |= ZONES_NODE_CUT;
 	if (type_count(zf, n, LDNS_RR_TYPE_DNAME, NULL) > 0)
 		n->flags |= ZONES_NODE_DNAME;
+	/* RFC 5155 7.1: NSEC3 owners are not names of the zone for lookups. */
+	if (type_count(zf, n, LDNS_RR_TYPE_NSEC3, NULL) > 0)
+		n->flags |= ZONES_NODE_NSEC3;
 	if (n->labels > zf->apex_labels && is_wildcard_key(n)) {
 		struct cnode *p = zones__cnode_find(zf, n->key, n->keylen - 2);
 		if (p != NULL)
@@ -345,6 +348,63 @@ check_occluded(struct zonefile *zf, struct cnode *n, const struct cnode *redir)
 	}
 }
 
+/* An NSEC3 owner is the base32hex hash of a name as a label of the apex (RFC 5155 3),
+ * and holds nothing but NSEC3 and its signatures: the store keeps such a node out of the
+ * normal namespace (RFC 5155 7.1), so other data there could never be answered. */
+static void
+check_nsec3_owner(struct zonefile *zf, struct cnode *n)
+{
+	char nb[1024], tb[16];
+	uint8_t hash[ZONES_NSEC3_HASH_MAX];
+	struct zrec *first = NULL;
+
+	if (!(n->flags & ZONES_NODE_NSEC3))
+		return;
+	type_count(zf, n, LDNS_RR_TYPE_NSEC3, &first);
+	if (zones__nsec3_owner_hash(zf, n, hash) <= 0) {
+		zones__report(zf->rep, ZONES_ERROR, rfile(zf, first), first->line,
+		              "NSEC3 owner %s is not a base32hex hash label directly below the zone apex "
+		              "(RFC 5155 3)", NODE_NAME());
+		return;
+	}
+	for (size_t k = n->first; k < n->first + n->count; k++) {
+		struct zrec *r = zf->recs[k];
+		if (r->type == LDNS_RR_TYPE_NSEC3 ||
+		    (r->type == LDNS_RR_TYPE_RRSIG && r->covers == LDNS_RR_TYPE_NSEC3))
+			continue;
+		zones__report(zf->rep, ZONES_ERROR, rfile(zf, r), r->line,
+		              "%s record at the NSEC3 owner %s (only NSEC3 and its RRSIG may be there)",
+		              type_str(r->type, tb, sizeof(tb)), NODE_NAME());
+		break;
+	}
+}
+
+/* The chain the apex NSEC3PARAM names must be there for NSEC3 denial to be served. */
+static void
+check_nsec3_chain(struct zonefile *zf)
+{
+	struct zones_nsec3_params p;
+	const char *main = zf->files[0];
+	size_t owners = 0;
+
+	for (size_t i = 0; i < zf->nnodes; i++)
+		owners += (zf->nodes[i].flags & ZONES_NODE_NSEC3) != 0;
+	if (!zones__nsec3_zone_params(zf, &p)) {
+		if (owners > 0)
+			zones__report(zf->rep, ZONES_WARNING, main, 0,
+			              "NSEC3 records but no usable NSEC3PARAM (hash 1, flags 0) at the apex: "
+			              "answers carry no NSEC3 denial");
+		return;
+	}
+	if (owners == 0)
+		zones__report(zf->rep, ZONES_WARNING, main, 0,
+		              "NSEC3PARAM at the apex but no NSEC3 records: answers carry no NSEC3 denial");
+	if (p.iterations > ZONES_NSEC3_MAX_ITERATIONS)
+		zones__report(zf->rep, ZONES_WARNING, main, 0,
+		              "NSEC3PARAM iterations %u above %u (RFC 5155 10.3): answers carry no NSEC3 "
+		              "denial (RFC 9276 3.1 recommends 0)", p.iterations, ZONES_NSEC3_MAX_ITERATIONS);
+}
+
 /* Flags, redirects and the checks that look at one node and its ancestors. */
 static void
 check_structure(struct zonefile *zf)
@@ -355,7 +415,9 @@ check_structure(struct zonefile *zf)
 		redir = node_flags(zf, n, redir);
 		check_node_types(zf, n);
 		check_occluded(zf, n, redir);
+		check_nsec3_owner(zf, n);
 	}
+	check_nsec3_chain(zf);
 }
 
 #undef NODE_NAME

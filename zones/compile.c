@@ -41,8 +41,8 @@ zones_check_file(const char *origin, const char *path, const struct zones_compil
 }
 
 /* Octets of the node value for n. */
-static size_t
-node_size(const struct zonefile *zf, const struct cnode *n)
+size_t
+zones__node_size(const struct zonefile *zf, const struct cnode *n)
 {
 	size_t size = sizeof(struct disk_node);
 	for (size_t k = n->first; k < n->first + n->count; k++) {
@@ -56,8 +56,8 @@ node_size(const struct zonefile *zf, const struct cnode *n)
 	return size;
 }
 
-static void
-node_write(const struct zonefile *zf, const struct cnode *n, uint8_t *out)
+void
+zones__node_write(const struct zonefile *zf, const struct cnode *n, uint8_t *out)
 {
 	struct disk_node h = {.flags = n->flags, .redirect_labels = n->redirect,
 	                      .nrrsets = n->nrrsets};
@@ -102,11 +102,11 @@ put_nodes(MDB_txn *txn, MDB_dbi dbi, const struct zonefile *zf, uint32_t id)
 		const struct cnode *n = &zf->nodes[i];
 		memcpy(key + ZONES_ID_LEN, n->key, n->keylen);
 		MDB_val k = {ZONES_ID_LEN + n->keylen, key};
-		MDB_val v = {node_size(zf, n), NULL};
+		MDB_val v = {zones__node_size(zf, n), NULL};
 		/* Keys arrive in order and the id is above every id in the DBI. */
 		rc = mdb_cursor_put(cur, &k, &v, MDB_APPEND | MDB_RESERVE);
 		if (rc == 0)
-			node_write(zf, n, v.mv_data);
+			zones__node_write(zf, n, v.mv_data);
 	}
 	mdb_cursor_close(cur);
 	return zones__mdb_err(rc);
@@ -204,12 +204,17 @@ write_zone(struct zones_db *db, const struct zonefile *zf, const char *path)
 		rc = SP_ESTORE;          /* four billion compiles: the ids are exhausted */
 	if (rc == 0)
 		rc = put_nodes(txn, db->nodes, zf, next);
+	if (rc == 0 && db->has_nsec3)
+		rc = zones__nsec3_index_put(txn, db->nsec3, zf, next);
 	MDB_val k = {zklen, zkey}, v;
 	if (rc == 0) {
 		int g = mdb_get(txn, db->zones, &k, &v);
 		struct disk_zone old;
-		if (g == 0 && zones__zone_decode(&v, NULL, NULL, &old))
+		if (g == 0 && zones__zone_decode(&v, NULL, NULL, &old)) {
 			rc = zones__delete_nodes(txn, db->nodes, old.id);
+			if (rc == 0)
+				rc = zones__delete_nsec3(db, txn, old.id);
+		}
 		else if (g != 0 && g != MDB_NOTFOUND)
 			rc = zones__mdb_err(g);
 	}

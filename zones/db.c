@@ -134,6 +134,15 @@ open_dbis(struct zones_db *db, const char *dir)
 		rc = mdb_dbi_open(txn, "zones", create, &db->zones);
 	if (rc == 0)
 		rc = mdb_dbi_open(txn, "nodes", create, &db->nodes);
+	if (rc == 0) {
+		/* Added without a schema bump (docs/lmdb-schema.md "nsec3"): a read-only
+		 * open of a database written before it has no NSEC3 index, and serves NSEC3
+		 * zones without NSEC3 denial until they are recompiled. */
+		int r3 = mdb_dbi_open(txn, "nsec3", create, &db->nsec3);
+		db->has_nsec3 = r3 == 0;
+		if (r3 != 0 && r3 != MDB_NOTFOUND)
+			rc = r3;
+	}
 	rc = zones__mdb_err(rc);
 	if (rc == 0)
 		rc = check_schema(db, txn, dir);
@@ -162,7 +171,7 @@ zones_db_open(const char *dir, unsigned flags, size_t mapsize, struct zones_db *
 	}
 	rc = mdb_env_create(&db->env);
 	if (rc == 0)
-		rc = mdb_env_set_maxdbs(db->env, 4);
+		rc = mdb_env_set_maxdbs(db->env, 5);
 	if (rc == 0)
 		rc = mdb_env_set_mapsize(db->env, mapsize ? mapsize : ZONES_DEFAULT_MAPSIZE);
 	/* MDB_NOTLS: a worker's read transaction is reset and renewed per batch and may move
@@ -225,7 +234,8 @@ zones_snapshot_new(struct zones_db *db)
 	if (mdb_txn_begin(db->env, NULL, MDB_RDONLY, &s->txn) != 0)
 		goto fail;
 	if (mdb_cursor_open(s->txn, db->zones, &s->zcur) != 0 ||
-	    mdb_cursor_open(s->txn, db->nodes, &s->ncur) != 0)
+	    mdb_cursor_open(s->txn, db->nodes, &s->ncur) != 0 ||
+	    (db->has_nsec3 && mdb_cursor_open(s->txn, db->nsec3, &s->n3cur) != 0))
 		goto fail;
 	mdb_txn_reset(s->txn);
 	return s;
@@ -243,6 +253,8 @@ zones_snapshot_free(struct zones_snapshot *s)
 		mdb_cursor_close(s->zcur);
 	if (s->ncur != NULL)
 		mdb_cursor_close(s->ncur);
+	if (s->n3cur != NULL)
+		mdb_cursor_close(s->n3cur);
 	if (s->txn != NULL)
 		mdb_txn_abort(s->txn);
 	free(s);
@@ -258,6 +270,8 @@ zones_snapshot_begin(struct zones_snapshot *s)
 		rc = mdb_cursor_renew(s->txn, s->zcur);
 	if (rc == 0)
 		rc = mdb_cursor_renew(s->txn, s->ncur);
+	if (rc == 0 && s->n3cur != NULL)
+		rc = mdb_cursor_renew(s->txn, s->n3cur);
 	if (rc != 0) {
 		mdb_txn_reset(s->txn);
 		return zones__mdb_err(rc);
@@ -379,6 +393,13 @@ zones__delete_nodes(MDB_txn *txn, MDB_dbi nodes, uint32_t id)
 	return rc == MDB_NOTFOUND ? 0 : zones__mdb_err(rc);
 }
 
+/* The NSEC3 index keys of a version are its id then the hash: the same range delete. */
+int
+zones__delete_nsec3(struct zones_db *db, MDB_txn *txn, uint32_t id)
+{
+	return db->has_nsec3 ? zones__delete_nodes(txn, db->nsec3, id) : 0;
+}
+
 int
 zones_delete(struct zones_db *db, const char *origin)
 {
@@ -405,6 +426,8 @@ zones_delete(struct zones_db *db, const char *origin)
 		goto fail;
 	}
 	rc = zones__delete_nodes(txn, db->nodes, h.id);
+	if (rc == 0)
+		rc = zones__delete_nsec3(db, txn, h.id);
 	if (rc == 0)
 		rc = zones__mdb_err(mdb_del(txn, db->zones, &k, NULL));
 	if (rc != 0)

@@ -66,6 +66,8 @@ static_assert(sizeof(struct disk_zone) == 56, "zone record layout");
 struct zones_db {
 	MDB_env *env;
 	MDB_dbi meta, zones, nodes;
+	MDB_dbi nsec3;           /* the NSEC3 index (zones/nsec3.c); valid when has_nsec3 */
+	bool has_nsec3;          /* absent from databases no NSEC3-aware writer opened */
 	bool rdonly;
 };
 
@@ -74,6 +76,7 @@ struct zones_snapshot {
 	MDB_txn *txn;
 	MDB_cursor *zcur;        /* zones DBI */
 	MDB_cursor *ncur;        /* nodes DBI */
+	MDB_cursor *n3cur;       /* nsec3 DBI, or NULL when the database has none */
 	bool active;
 };
 
@@ -174,5 +177,17 @@ void zones__zonefile_free(struct zonefile *zf);
 int zones__zonefile_check(struct zonefile *zf);
 /* Finds a node by key in zf->nodes (binary search), or NULL. */
 struct cnode *zones__cnode_find(struct zonefile *zf, const uint8_t *key, size_t keylen);
+/* Octets of the stored value of node n, and writing it (compile.c). */
+size_t zones__node_size(const struct zonefile *zf, const struct cnode *n);
+void zones__node_write(const struct zonefile *zf, const struct cnode *n, uint8_t *out);
+
+/* NSEC3 (nsec3.c): the apex NSEC3PARAM servers use; the hash in an NSEC3 owner node's
+ * first label (-1 when it is not a child of the apex or not base32hex); the hash index
+ * of zone version id, written in the compile's transaction. */
+bool zones__nsec3_zone_params(const struct zonefile *zf, struct zones_nsec3_params *p);
+int zones__nsec3_owner_hash(const struct zonefile *zf, const struct cnode *n, uint8_t *out);
+int zones__nsec3_index_put(MDB_txn *txn, MDB_dbi dbi, const struct zonefile *zf, uint32_t id);
+/* Deletes the NSEC3 index of zone version id (db.c), if the database has the DBI. */
+int zones__delete_nsec3(struct zones_db *db, MDB_txn *txn, uint32_t id);
 
 #endif

@@ -248,4 +248,42 @@ int zones_xfr_state_put(struct zones_db *db, const uint8_t *apex, const void *va
 int zones_xfr_state_get(struct zones_db *db, const uint8_t *apex, void *val, size_t cap,
                         size_t *len);
 
+/* ---- NSEC3 (RFC 5155) ---- */
+/* NSEC3 denial for the answer path (zones/nsec3.c; docs/lmdb-schema.md "NSEC3 index"). The
+ * compiler flags the nodes that own NSEC3 records (ZONES_NODE_NSEC3: not names of the zone
+ * for lookups, RFC 5155 7.1) and indexes the chain named by the apex NSEC3PARAM by hash. */
+
+#define ZONES_NODE_NSEC3 (1 << 6)    /* owns NSEC3 records: outside the normal namespace */
+#define ZONES_NSEC3_HASH_MAX 39      /* octets of a hash that fits a 63-octet base32 label */
+#define ZONES_NSEC3_MAX_ITERATIONS 2500u  /* RFC 5155 10.3 (4096-bit keys); above: no proofs */
+
+struct zones_nsec3_params {
+	uint8_t alg;            /* 1: SHA-1, the only one defined */
+	uint8_t flags;
+	uint16_t iterations;
+	uint8_t salt_len;
+	uint8_t salt[255];
+};
+
+/* The apex NSEC3PARAM (the first with flags 0 and hash algorithm 1, RFC 5155 4.1.2) of
+ * zone, or false when the zone has none. Answer path: one exact get. */
+bool zones_nsec3_params(struct zones_snapshot *s, const struct zones_zone *zone,
+                        struct zones_nsec3_params *p);
+/* RFC 5155 5: the iterated SHA-1 of name (wire, any case) with p's salt into out (20
+ * octets). Returns the hash length (20), or 0 for an unknown algorithm. No allocation. */
+size_t zones_nsec3_hash(const struct zones_nsec3_params *p, const uint8_t *name, uint8_t *out);
+/* RFC 4648 base32hex without padding, lower case: encodes len octets into out
+ * (ceil(len * 8 / 5) characters, no NUL) and returns the character count. */
+size_t zones_b32hex_encode(const uint8_t *in, size_t len, char *out);
+/* Decodes len base32hex characters (either case, no padding, unused trailing bits zero)
+ * into out (cap octets). Returns the octet count, or -1 for anything else. */
+int zones_b32hex_decode(const char *in, size_t len, uint8_t *out, size_t cap);
+/* Finds in zone's NSEC3 index the record whose hash is the greatest <= hash (wrapping
+ * around to the last one for a hash below the first): that NSEC3 matches the hash when
+ * *exact, else covers it. Writes its node (NSEC3 and RRSIG sets) and owner (wire,
+ * DNAME_MAXLEN octets). False when the zone has no index. One MDB_SET_RANGE (+ PREV). */
+bool zones_find_nsec3(struct zones_snapshot *s, const struct zones_zone *zone,
+                      const uint8_t *hash, size_t hashlen, struct zones_node *node,
+                      uint8_t *owner, bool *exact);
+
 #endif
