@@ -236,6 +236,15 @@ below(struct zones_snapshot *s, const uint8_t *key, size_t kl, const MDB_val *pr
 	unsigned ce_labels = dname_key_labels(key + ZONES_ID_LEN, ce - ZONES_ID_LEN);
 	if (ce_labels < res->zone.apex_labels || !node_get(s, key, ce, &res->node))
 		return SP_ESTORE;       /* the apex is always stored: a damaged zone */
+	if ((res->node.flags & ZONES_NODE_NSEC3) && ce_labels > res->zone.apex_labels) {
+		/* RFC 5155 7.1: an NSEC3 owner (a child of the apex, check.c) is not a name
+		 * of the zone: the apex is the closest encloser instead. */
+		ce = ZONES_ID_LEN + dname_key_prefix(key + ZONES_ID_LEN, kl - ZONES_ID_LEN,
+		                                     res->zone.apex_labels);
+		ce_labels = res->zone.apex_labels;
+		if (!node_get(s, key, ce, &res->node))
+			return SP_ESTORE;
+	}
 	res->node_labels = (uint8_t)ce_labels;
 	const struct zones_node *n = &res->node;
 	if (n->redirect_labels != ZONES_NO_REDIRECT)
@@ -290,6 +299,9 @@ zones_lookup(struct zones_snapshot *s, const uint8_t *qname, uint16_t qtype,
 		if (!zones__node_decode(&v, &res->node))
 			return SP_ESTORE;
 		res->node_labels = (uint8_t)labels;
+		/* An NSEC3 owner name does not exist for queries (RFC 5155 7.1, Knot). */
+		if (res->node.flags & ZONES_NODE_NSEC3)
+			return below(s, key, kl, &k, qtype, res);
 		return exact(s, key, kl, qtype, res);
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
