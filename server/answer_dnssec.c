@@ -4,10 +4,11 @@
  * answer.c only for queries with DO set.
  *
  * The zone is signed offline: we copy the stored RRSIG and NSEC records, never sign.
- * NSEC3 zones get their RRSIGs but no denial yet (the store has no hash index). */
+ * Zones with an apex NSEC3PARAM get NSEC3 denial from answer_nsec3.c instead. */
 #include <string.h>
 
 #include "lib/dname.h"
+#include "server/answer_nsec3.h"
 #include "server/internal.h"
 
 void
@@ -26,17 +27,19 @@ answer__put_rrsig(struct resp *rs, const struct zones_node *node, const uint8_t 
 		(void)answer__put_rrset(rs, owner, &sig, ttl);
 }
 
-/* Writes the NSEC of node (owned by owner) and its RRSIG; false if not written. */
+/* Writes the NSEC of node (owned by owner) and its RRSIG; false if not written. The
+ * deferred wildcard proofs of NSEC3 zones come here too: an NSEC3 node, its NSEC3. */
 static bool
 put_nsec(struct resp *rs, const struct zones_node *node, const uint8_t *owner)
 {
 	struct zones_rrset nsec;
 
-	if (!zones_node_rrset(node, TYPE_NSEC, 0, &nsec))
+	if (!zones_node_rrset(node, TYPE_NSEC, 0, &nsec) &&
+	    !zones_node_rrset(node, TYPE_NSEC3, 0, &nsec))
 		return false;
 	if (!answer__add(rs, owner, &nsec, nsec.ttl))
 		return false;
-	answer__put_rrsig(rs, node, owner, TYPE_NSEC, nsec.ttl, true);
+	answer__put_rrsig(rs, node, owner, nsec.type, nsec.ttl, true);
 	return true;
 }
 
@@ -62,6 +65,8 @@ answer__put_denial(struct resp *rs, const struct zones_result *res, const uint8_
 	uint8_t owner1[DNAME_MAXLEN], owner2[DNAME_MAXLEN], wild[DNAME_MAXLEN];
 	struct zones_node n1, n2;
 
+	if (answer__nsec3_denial(rs, res, name, kind))
+		return;
 	rs->section = 1;
 	/* NXDOMAIN: the NSEC covering the name; NODATA: the NSEC at the name, showing
 	 * the type absent (for an empty non-terminal: the NSEC covering it). An
@@ -83,7 +88,7 @@ void
 answer__want_wildcard_proof(struct resp *rs, const struct zones_result *res,
                             const uint8_t *name)
 {
-	if (rs->nproofs >= ANSWER_MAX_PROOFS)
+	if (answer__nsec3_wildcard_proof(rs, res, name) || rs->nproofs >= ANSWER_MAX_PROOFS)
 		return;
 	/* RFC 4035 3.1.3.3: a wildcard expansion needs the NSEC proving that the query
 	 * name itself does not exist. It is looked up now (name may be a synthesised
@@ -119,6 +124,7 @@ answer__put_referral_ds(struct resp *rs, const struct zones_result *res, const u
 		return;
 	}
 	/* RFC 4035 3.1.4.1: no DS: the NSEC at the cut shows it absent (an insecure
-	 * delegation). NSEC3 opt-out is for later. */
-	put_nsec(rs, &res->node, cut);
+	 * delegation); in an NSEC3 zone the NSEC3 of the cut, or the opt-out proof. */
+	if (!answer__nsec3_referral(rs, res, cut))
+		put_nsec(rs, &res->node, cut);
 }
