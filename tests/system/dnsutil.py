@@ -557,10 +557,11 @@ def start_knot(workdir, zones, port=None, wait=True, wait_timeout=10.0, workers=
 
 # ---- corpus helpers --------------------------------------------------------------------
 
-def sign_zone(workdir, origin, src):
+def sign_zone(workdir, origin, src, signzone_args=()):
     """Signs src (origin) with a fresh ECDSAP256SHA256 KSK+ZSK (ldns-keygen) and NSEC
     (ldns-signzone, default 4-week validity) into workdir; returns the signed file's path.
-    Every server under comparison then loads the same signed bytes."""
+    Every server under comparison then loads the same signed bytes. signzone_args go to
+    ldns-signzone (e.g. -n -s SALT -t ITERATIONS [-p] for NSEC3 [with opt-out])."""
     os.makedirs(workdir, exist_ok=True)
     keys = []
     for extra in (["-k"], []):
@@ -571,7 +572,8 @@ def sign_zone(workdir, origin, src):
     base = os.path.join(workdir, os.path.basename(src))
     with open(src) as f, open(base, "w") as g:
         g.write(f.read())
-    subprocess.run(["ldns-signzone", "-o", origin, base] + keys, cwd=workdir, check=True,
+    subprocess.run(["ldns-signzone"] + list(signzone_args) + ["-o", origin, base] + keys,
+                   cwd=workdir, check=True,
                    capture_output=True, text=True, timeout=30)
     return base + ".signed"
 

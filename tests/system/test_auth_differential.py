@@ -1,7 +1,8 @@
 """test_auth_differential.py - signpostd's authoritative answers compared with NSD and Knot.
 
-NSD 4.6, Knot 3.2 and signpostd serve the same zones (corpus/example.zone, other.zone, and
-signed.zone signed at test time). Every query of corpus/queries.txt goes to all three over
+NSD 4.6, Knot 3.2 and signpostd serve the same zones (corpus/example.zone, other.zone,
+signed.zone signed at test time with NSEC, and nsec3.zone signed with NSEC3 as nsec3. and
+with opt-out as optout.). Every query of corpus/queries.txt goes to all three over
 UDP and over TCP, as the same bytes. Where NSD and Knot agree (rcode, opcode, AA/TC/RD/RA/AD/
 CD, question, EDNS version/DO, RRsets per section as sets; NSID/payload/option order and
 additional-section order ignored), signpostd must give that answer. Where they disagree, the
@@ -15,6 +16,7 @@ make); all other settings are the peers' defaults.
 """
 
 import os
+import shutil
 
 import pytest
 
@@ -84,9 +86,19 @@ def zones(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("zones"))
     signed = dnsutil.sign_zone(os.path.join(d, "sign"), "signed.",
                                os.path.join(dnsutil.CORPUS_DIR, "signed.zone"))
+    # NSEC3 (RFC 5155): one file signed twice, with a salt and a few iterations, and with
+    # opt-out (-p) under another origin.
+    # The servers copy zone files by name: the opt-out copy gets a name of its own.
+    n3src = os.path.join(dnsutil.CORPUS_DIR, "nsec3.zone")
+    n3copy = os.path.join(d, "optout.zone")
+    shutil.copyfile(n3src, n3copy)
+    nsec3 = dnsutil.sign_zone(os.path.join(d, "nsec3"), "nsec3.", n3src,
+                              ["-n", "-s", "cafe01", "-t", "3"])
+    optout = dnsutil.sign_zone(os.path.join(d, "optout"), "optout.", n3copy,
+                               ["-n", "-s", "beef", "-t", "2", "-p"])
     return [("example.", os.path.join(dnsutil.CORPUS_DIR, "example.zone")),
             ("other.", os.path.join(dnsutil.CORPUS_DIR, "other.zone")),
-            ("signed.", signed)]
+            ("signed.", signed), ("nsec3.", nsec3), ("optout.", optout)]
 
 
 class Peers:
