@@ -330,3 +330,24 @@ def test_tsig_keygen_prints_a_key_that_works(tmp_path, servers):
     msgs = list(dns.query.xfr("127.0.0.1", ORIGIN, port=s.port, timeout=5, keyring=ring,
                               keyname="made.key.", relativize=False))
     assert set(X.records(msgs)) == X.zone_records(ORIGIN, text)
+
+
+@pytest.mark.parametrize("keys,zone,message", [
+    ([(X.KEY_NAME, X.KEY_ALG, X.KEY_SECRET)], {"provide-xfr": [("127.0.0.1", "nokey.")]},
+     "key 'nokey.' is not in keys:"),
+    ([(X.KEY_NAME, "hmac-sha999", X.KEY_SECRET)], {}, "unknown algorithm 'hmac-sha999'"),
+    ([(X.KEY_NAME, X.KEY_ALG, "not*base64")], {}, "not base64"),
+    ([], {"provide-xfr": [("300.1.2.3/8", None)]}, "not an address or prefix: '300.1.2.3/8'"),
+    ([], {"notify": [("127.0.0.1@99999", None)]}, "not ADDR or ADDR@PORT"),
+])
+def test_bad_transfer_settings_are_refused_with_the_reason(tmp_path, keys, zone, message):
+    import subprocess
+    d = str(tmp_path)
+    X.write(os.path.join(d, "z.zone"), X.zone_text(ORIGIN, 1))
+    z = {"name": ORIGIN, "file": os.path.join(d, "z.zone")}
+    z.update(zone)
+    conf = X.signpost_conf(d, 5399, [z], keys=keys)
+    r = subprocess.run([os.path.join(dnsutil.build_dir(), "signpostd"), "-c", conf,
+                        "--check-config"], capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0
+    assert message in r.stderr, r.stderr
