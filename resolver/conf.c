@@ -252,19 +252,43 @@ parse_allow(struct yconf *y, yaml_node_t *v, struct resolver_conf *c)
 	c->allow.n = k;
 }
 
+/* A file named in the configuration: relative names are relative to the directory of the
+ * configuration file, like zone files and every other path in it (server/config.c). A file
+ * name without a '/' (the built-in configuration, "test.conf") leaves the path as given.
+ * Returns a malloc()ed path or NULL (out of memory). */
+static char *
+conf_path(const struct yconf *y, const char *path)
+{
+	const char *slash = y->file != NULL ? strrchr(y->file, '/') : NULL;
+	if (path[0] == '/' || slash == NULL)
+		return strdup(path);
+	size_t dl = (size_t)(slash - y->file), n = dl + 1 + strlen(path) + 1;
+	char *p = malloc(n);
+	if (p != NULL)
+		snprintf(p, n, "%.*s/%s", (int)dl, y->file, path);
+	return p;
+}
+
 static void
 parse_hints(struct yconf *y, yaml_node_t *v, struct resolver_conf *c)
 {
 	const char *s = yconf_text(v);
 	if (s != NULL) {
-		int n = resolver_hints_load(s, c->hints, RESOLVER_MAX_HINTS);
+		char *path = conf_path(y, s);
+		if (path == NULL) {
+			yconf_error(y, v, "resolver.root-hints", "out of memory");
+			return;
+		}
+		int n = resolver_hints_load(path, c->hints, RESOLVER_MAX_HINTS);
 		if (n < 0) {
 			yconf_error(y, v, "resolver.root-hints",
-			            "%s: cannot use this hints file (see above)", s);
+			            "%s: cannot use this hints file (see above)", path);
+			free(path);
 			return;
 		}
 		c->nhints = (size_t)n;
-		c->hints_file = strdup(s);
+		free(c->hints_file);
+		c->hints_file = path;
 		return;
 	}
 	if (v->type != YAML_SEQUENCE_NODE) {
@@ -353,8 +377,19 @@ parse_anchor(struct yconf *y, yaml_node_t *v, struct resolver_conf *c)
 		yconf_error(y, v, "resolver.trust-anchor", "out of memory");
 		return;
 	}
-	int rc = c->trust_anchor_inline ? dnssec_anchors_add_text(c->anchors, s, err, sizeof(err))
-	                                : dnssec_anchors_add_file(c->anchors, s, err, sizeof(err));
+	if (!c->trust_anchor_inline) {
+		/* A file: relative to the configuration file's directory, like root-hints. */
+		char *path = conf_path(y, s);
+		if (path == NULL) {
+			yconf_error(y, v, "resolver.trust-anchor", "out of memory");
+			return;
+		}
+		free(c->trust_anchor);
+		c->trust_anchor = path;
+	}
+	int rc = c->trust_anchor_inline
+	         ? dnssec_anchors_add_text(c->anchors, s, err, sizeof(err))
+	         : dnssec_anchors_add_file(c->anchors, c->trust_anchor, err, sizeof(err));
 	if (rc != 0)
 		yconf_error(y, v, "resolver.trust-anchor", "%s", err[0] ? err : sp_strerror(rc));
 	else if (dnssec_anchors_count(c->anchors) == 0)

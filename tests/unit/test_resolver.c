@@ -1655,7 +1655,7 @@ insecure_delegation_answers_without_ad(void **state)
 }
 
 static int
-parse_text(const char *text, struct resolver_conf **out)
+parse_text_as(const char *text, const char *file, struct resolver_conf **out)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
@@ -1669,10 +1669,16 @@ parse_text(const char *text, struct resolver_conf **out)
 		if (strcmp((char *)k->data.scalar.value, "resolver") == 0)
 			sec = yaml_document_get_node(&doc, p->value);
 	}
-	int rc = resolver_conf_parse(&doc, sec, "test.conf", out);
+	int rc = resolver_conf_parse(&doc, sec, file, out);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	return rc;
+}
+
+static int
+parse_text(const char *text, struct resolver_conf **out)
+{
+	return parse_text_as(text, "test.conf", out);
 }
 
 static void
@@ -1783,6 +1789,56 @@ hints_file_in_master_form_is_read(void **state)
 	unlink(path);
 }
 
+/* root-hints and trust-anchor files are relative to the configuration file's directory,
+ * like zone files: found there whatever the working directory is. */
+static void
+hints_and_anchor_paths_are_relative_to_the_config_file(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_resolver_confXXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256], conf[256];
+	snprintf(path, sizeof(path), "%s/hints", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("a.root. 3600 A 127.0.0.9\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/anchor", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(". 3600 IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n", f);
+	fclose(f);
+	snprintf(conf, sizeof(conf), "%s/signpost.conf", dir);
+
+	struct resolver_conf *c = NULL;
+	const char *text = "resolver:\n  enable: true\n  root-hints: hints\n  trust-anchor: anchor\n";
+	assert_int_equal(parse_text_as(text, conf, &c), 0);
+	assert_int_equal(c->nhints, 1);
+	char buf[64];
+	assert_string_equal(resolver_addr_str(&c->hints[0], buf, sizeof(buf)), "127.0.0.9@53");
+	snprintf(path, sizeof(path), "%s/hints", dir);
+	assert_string_equal(c->hints_file, path);
+	snprintf(path, sizeof(path), "%s/anchor", dir);
+	assert_string_equal(c->trust_anchor, path);
+	assert_int_equal(dnssec_anchors_count(c->anchors), 1);
+	resolver_conf_free(c);
+	/* The same text with the configuration file elsewhere: the files are not found. */
+	c = NULL;
+	assert_int_equal(parse_text_as(text, "/nonexistent-dir/signpost.conf", &c), SP_ECONFIG);
+	assert_null(c);
+	/* Absolute names stay as they are. */
+	char abs[512];
+	snprintf(abs, sizeof(abs), "resolver:\n  root-hints: %s/hints\n", dir);
+	assert_int_equal(parse_text_as(abs, "/nonexistent-dir/signpost.conf", &c), 0);
+	assert_int_equal(c->nhints, 1);
+	resolver_conf_free(c);
+	snprintf(path, sizeof(path), "%s/hints", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/anchor", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void
 acl_is_closed_by_default_and_matches_prefixes(void **state)
 {
@@ -1870,6 +1926,7 @@ main(void)
 		cmocka_unit_test(config_errors_are_refused),
 		cmocka_unit_test(trust_anchor_is_loaded_inline_or_refused_with_its_problem),
 		cmocka_unit_test(hints_file_in_master_form_is_read),
+		cmocka_unit_test(hints_and_anchor_paths_are_relative_to_the_config_file),
 		cmocka_unit_test(acl_is_closed_by_default_and_matches_prefixes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
