@@ -162,7 +162,7 @@ lru_push(struct shard *s, struct cache_entry *e)
 static size_t
 entry_bytes(const struct cache_entry *e)
 {
-	return sizeof(*e) + e->datalen + e->siglen;
+	return sizeof(*e) + e->datalen + e->siglen + e->prooflen;
 }
 
 static void
@@ -246,6 +246,13 @@ clamp(uint32_t v, uint32_t lo, uint32_t hi)
 	return v > hi ? hi : v;
 }
 
+static int cache__put_rrset_ex(struct resolver_cache *c, const uint8_t *name, uint16_t type,
+                               uint16_t rclass, uint32_t ttl, uint8_t rank,
+                               const uint8_t *rdata, size_t rdatalen, uint16_t n,
+                               const uint8_t *sigs, size_t siglen, uint16_t nsig,
+                               unsigned synth_labels, const uint8_t *proof, size_t prooflen,
+                               uint16_t nproof);
+
 int
 cache__put_rrset(struct resolver_cache *c, const uint8_t *name, uint16_t type, uint16_t rclass,
                  uint32_t ttl, uint8_t rank, const uint8_t *rdata, size_t rdatalen, uint16_t n)
@@ -268,7 +275,32 @@ cache__put_rrset_full(struct resolver_cache *c, const uint8_t *name, uint16_t ty
                       size_t rdatalen, uint16_t n, const uint8_t *sigs, size_t siglen,
                       uint16_t nsig, unsigned synth_labels)
 {
-	struct cache_entry *e = calloc(1, sizeof(*e) + rdatalen + siglen);
+	return cache__put_rrset_ex(c, name, type, rclass, ttl, rank, rdata, rdatalen, n, sigs,
+	                           siglen, nsig, synth_labels, NULL, 0, 0);
+}
+
+int
+cache__put_rrset_proven(struct resolver_cache *c, const uint8_t *name, uint16_t type,
+                        uint16_t rclass, uint32_t ttl, uint8_t rank, const uint8_t *rdata,
+                        size_t rdatalen, uint16_t n, const uint8_t *sigs, size_t siglen,
+                        uint16_t nsig, const uint8_t *proof, size_t prooflen, uint16_t nproof)
+{
+	return cache__put_rrset_ex(c, name, type, rclass, ttl, rank, rdata, rdatalen, n, sigs,
+	                           siglen, nsig, 0, proof, prooflen, nproof);
+}
+
+static int
+cache__put_rrset_ex(struct resolver_cache *c, const uint8_t *name, uint16_t type,
+                    uint16_t rclass, uint32_t ttl, uint8_t rank, const uint8_t *rdata,
+                    size_t rdatalen, uint16_t n, const uint8_t *sigs, size_t siglen,
+                    uint16_t nsig, unsigned synth_labels, const uint8_t *proof,
+                    size_t prooflen, uint16_t nproof)
+{
+	if (sigs == NULL)
+		siglen = 0;
+	if (proof == NULL)
+		prooflen = 0;
+	struct cache_entry *e = calloc(1, sizeof(*e) + rdatalen + siglen + prooflen);
 	if (e == NULL)
 		return -ENOMEM;
 	memcpy(e->name, name, dname_len(name));
@@ -285,6 +317,11 @@ cache__put_rrset_full(struct resolver_cache *c, const uint8_t *name, uint16_t ty
 		memcpy(e->data + rdatalen, sigs, siglen);
 		e->siglen = siglen;
 		e->nsig = nsig;
+	}
+	if (prooflen > 0) {
+		memcpy(e->data + rdatalen + e->siglen, proof, prooflen);
+		e->prooflen = prooflen;
+		e->nproof = nproof;
 	}
 	return insert(c, e);
 }
@@ -514,16 +551,16 @@ put_rrset(struct compose *k, const uint8_t *owner, const struct cache_entry *e)
 		        e->nsig);
 }
 
-/* The proof RRs of a negative entry (DO=1): whole RRs, TTL capped by the entry's. */
+/* Proof RRs (DO=1): whole RRs, TTL capped by the entry's. */
 static void
-put_proof(struct compose *k, const struct cache_entry *e, uint32_t ttl)
+put_proof_rrs(struct compose *k, const uint8_t *p, size_t len, uint16_t n, uint32_t ttl)
 {
 	struct wire_reader r;
 	uint8_t owner[DNAME_MAXLEN];
 	size_t olen;
 
-	wire_reader_init(&r, e->data + e->datalen, e->siglen);
-	for (uint16_t i = 0; i < e->nsig; i++) {
+	wire_reader_init(&r, p, len);
+	for (uint16_t i = 0; i < n; i++) {
 		uint16_t type, rclass, rdlen;
 		uint32_t rrttl;
 		const uint8_t *rd;
@@ -539,6 +576,13 @@ put_proof(struct compose *k, const struct cache_entry *e, uint32_t ttl)
 		wire_put_bytes(&k->w, rd, rdlen);
 		k->ns++;
 	}
+}
+
+/* The proof RRs of a negative entry. */
+static void
+put_proof(struct compose *k, const struct cache_entry *e, uint32_t ttl)
+{
+	put_proof_rrs(k, e->data + e->datalen, e->siglen, e->nsig, ttl);
 }
 
 static void
@@ -599,9 +643,14 @@ compose_name(struct compose *k, const struct resolver_question *q, uint8_t *name
 	struct cache_entry *e;
 
 	if ((e = find_locked(k, name, q->qtype, q->qclass, &s)) != NULL) {
-		if (e->kind == CACHE_POS)
+		if (e->kind == CACHE_POS) {
 			put_rrset(k, name, e);
-		else
+			/* Last RRset of the answer section: a wildcard expansion's proof follows
+			 * in the authority section (RFC 4035 3.1.3.3). */
+			if (k->dnssec_ok && e->nproof > 0)
+				put_proof_rrs(k, e->data + e->datalen + e->siglen, e->prooflen, e->nproof,
+				              ttl_left(k, e));
+		} else
 			put_soa(k, e);
 		pthread_mutex_unlock(&s->lock);
 		return STEP_DONE;

@@ -58,6 +58,10 @@ struct cache_entry {
 	uint16_t nsig;                  /* RRSIGs covering a POS RRset, after data[datalen]: */
 	size_t siglen;                  /* nsig times [u16 rdlen][rdata], as for the RRset;
 	                                   negative entries: nsig whole proof RRs */
+	uint16_t nproof;                /* POS expanded from a wildcard: the NSEC/NSEC3 proof
+	                                   that qname does not exist (RFC 4035 3.1.3.3), nproof
+	                                   whole RRs after the RRSIGs, prooflen bytes */
+	size_t prooflen;
 	size_t namelen, datalen;
 	uint8_t data[];
 };
@@ -88,6 +92,14 @@ int cache__put_rrset_full(struct resolver_cache *c, const uint8_t *name, uint16_
                           uint16_t rclass, uint32_t ttl, uint8_t rank, const uint8_t *rdata,
                           size_t rdatalen, uint16_t n, const uint8_t *sigs, size_t siglen,
                           uint16_t nsig, unsigned synth_labels);
+/* The same with proof: whole RRs in the layout of cache__put_negative() (the authority
+ * section's NSEC/NSEC3/RRSIG records of a wildcard-expanded answer), returned in the
+ * authority section to DO=1 clients and used by validation (RFC 4035 5.3.4). */
+int cache__put_rrset_proven(struct resolver_cache *c, const uint8_t *name, uint16_t type,
+                            uint16_t rclass, uint32_t ttl, uint8_t rank, const uint8_t *rdata,
+                            size_t rdatalen, uint16_t n, const uint8_t *sigs, size_t siglen,
+                            uint16_t nsig, const uint8_t *proof, size_t prooflen,
+                            uint16_t nproof);
 /* Inserts a negative entry (kind NODATA with type, or NXDOMAIN) with the SOA that proves
  * it: TTL min(SOA TTL, SOA MINIMUM) (RFC 2308 5). proof: nproof whole RRs ([owner][type]
  * [class][ttl][rdlen][rdata], names uncompressed) - the NSEC/NSEC3/RRSIG records of the

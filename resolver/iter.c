@@ -488,6 +488,44 @@ cache_rrset(struct task *t, const uint8_t *owner, uint16_t type, struct rrset *s
 	                      s->len, s->n, s->sig, s->siglen, s->nsig, 0);
 }
 
+/* True when an RRSIG of s has fewer labels than owner: the RRset was expanded from a
+ * wildcard (RFC 4034 3.1.3), and its answer carries the proof that owner itself does not
+ * exist (RFC 4035 3.1.3.3), which validation needs (RFC 4035 5.3.4). */
+static bool
+wildcard_signed(const uint8_t *owner, const struct rrset *s)
+{
+	size_t pos = 0;
+	unsigned labels = dname_labels(owner);
+
+	for (uint16_t i = 0; i < s->nsig && pos + 2 <= s->siglen; i++) {
+		size_t rdlen = (size_t)(s->sig[pos] << 8 | s->sig[pos + 1]);
+		if (rdlen >= 4 && pos + 2 + rdlen <= s->siglen && s->sig[pos + 2 + 3] < labels)
+			return true;
+		pos += 2 + rdlen;
+	}
+	return false;
+}
+
+static uint8_t *denial_proof(struct task *t, const ldns_pkt *p, size_t *len, uint16_t *n);
+
+/* An answer RRset; a wildcard expansion keeps the authority section's denial records. */
+static void
+cache_answer_rrset(struct task *t, const ldns_pkt *p, const uint8_t *owner, uint16_t type,
+                   struct rrset *s, uint8_t rank)
+{
+	size_t prooflen = 0;
+	uint16_t nproof = 0;
+	uint8_t *proof = wildcard_signed(owner, s) ? denial_proof(t, p, &prooflen, &nproof) : NULL;
+
+	if (proof != NULL && nproof > 0)
+		cache__put_rrset_proven(t->req->r->cache, owner, type, t->qclass, s->ttl, rank, s->data,
+		                        s->len, s->n, s->sig, s->siglen, s->nsig, proof, prooflen,
+		                        nproof);
+	else
+		cache_rrset(t, owner, type, s, rank);
+	free(proof);
+}
+
 /* The SOA in auth that can prove a negative answer for name: owned by the zone asked or a
  * zone below it that is an ancestor of name (RFC 2308 3). */
 /* The NSEC, NSEC3 and RRSIG records of the authority section inside the zone asked:
@@ -700,13 +738,13 @@ walk_answer(struct task *t, const ldns_pkt *p, uint8_t *cur, struct rrset *s)
 		if (!dname_is_subdomain(cur, t->zone))
 			return CHAIN_MOVED;
 		if (collect(an, cur, t->qtype, t->qclass, s)) {
-			cache_rrset(t, cur, t->qtype, s, rank);
+			cache_answer_rrset(t, p, cur, t->qtype, s, rank);
 			if (t->qtype == LDNS_RR_TYPE_NS)
 				cache_ns_addresses(t, p, cur, s);
 			return CHAIN_DONE;
 		}
 		if (t->qtype != LDNS_RR_TYPE_CNAME && collect(an, cur, LDNS_RR_TYPE_CNAME, t->qclass, s)) {
-			cache_rrset(t, cur, LDNS_RR_TYPE_CNAME, s, rank);
+			cache_answer_rrset(t, p, cur, LDNS_RR_TYPE_CNAME, s, rank);
 			if (++req->cnames > lim->max_cname)
 				return CHAIN_FAIL;
 			struct wire_reader rd;

@@ -442,6 +442,39 @@ combine(enum dnssec_result a, enum dnssec_result b)
 	return a == DNSSEC_INSECURE && b == DNSSEC_INDETERMINATE ? b : a;
 }
 
+/* An RRset expanded from a wildcard with labels labels is secure only with the proof that
+ * owner itself does not exist and no closer name could have matched (RFC 4035 5.3.4, RFC
+ * 5155 8.8): the NSEC/NSEC3 records the cache kept with it, in the authority section of
+ * the composed response, verified with the zone's keys. No records at all (the cache
+ * could not keep them) leaves the answer unproven (no AD) rather than bogus; records that
+ * do not prove it make it bogus, as Unbound does. */
+static enum dnssec_result
+check_wildcard(struct vjob *j, const ldns_rdf *owner, ldns_rr_type type, unsigned labels,
+               const ldns_rr_list *keys, int *ede, bool *unproven)
+{
+	ldns_rr_list *auth = ldns_pkt_authority(j->resp);
+	bool any = false;
+	struct dnssec_status st;
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(auth) && !any; i++) {
+		ldns_rr_type t = ldns_rr_get_type(ldns_rr_list_rr(auth, i));
+		any = t == LDNS_RR_TYPE_NSEC || t == LDNS_RR_TYPE_NSEC3;
+	}
+	if (!any) {
+		*unproven = true;
+		return DNSSEC_SECURE;
+	}
+	memset(&st, 0, sizeof(st));
+	enum dnssec_result res = dnssec_prove_denial(&j->r->dcfg, &j->budget, DNSSEC_DENY_WILDCARD,
+	                                             owner, type, labels, auth, keys, now_s(), &st);
+	log_debug("resolver: wildcard proof %s: %s", dnssec_result_str(res), st.reason);
+	if (res == DNSSEC_INDETERMINATE)
+		res = DNSSEC_BOGUS;
+	if (res == DNSSEC_BOGUS)
+		*ede = st.ede >= 0 ? st.ede : DNSSEC_EDE_NSEC_MISSING;
+	return res;
+}
+
 /* Checks one RRset of the answer with its signer's keys. */
 static enum dnssec_result
 check_rrset(struct vjob *j, ldns_rr *first, int *ede, bool *wildcard)
@@ -466,7 +499,7 @@ check_rrset(struct vjob *j, ldns_rr *first, int *ede, bool *wildcard)
 	res = dnssec_verify_rrset(&j->r->dcfg, &j->budget, set, an, keys, now_s(), &st);
 	ldns_rr_list_free(set);
 	if (res == DNSSEC_SECURE && st.wildcard)
-		*wildcard = true;
+		return check_wildcard(j, owner, type, st.wildcard_labels, keys, ede, wildcard);
 	if (res == DNSSEC_BOGUS)
 		*ede = st.ede >= 0 ? st.ede : DNSSEC_EDE_BOGUS;
 	return res;
@@ -540,8 +573,8 @@ evaluate(struct vjob *j)
 		else if (first && ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNAME)
 			res = combine(res, check_rrset(j, rr, &ede, &wildcard));
 	}
-	/* A wildcard expansion needs the proof that the name itself does not exist, which
-	 * is not kept with positive answers: not claimed secure (no AD), not bogus. */
+	/* A wildcard expansion whose proof the cache did not keep: not claimed secure (no
+	 * AD), not bogus. */
 	if (res == DNSSEC_SECURE && wildcard)
 		res = DNSSEC_INDETERMINATE;
 	bool has;

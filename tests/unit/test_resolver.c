@@ -1571,6 +1571,99 @@ secure_denials_get_ad(void **state)
 	signed_teardown(&z);
 }
 
+/* text with every line's owner "*.example.com." replaced by owner (a wildcard expansion
+ * as an authority sends it: the RRSIG keeps the wildcard's label count). */
+static const char *
+expanded(const char *text, const char *owner)
+{
+	char *out = calloc(1, strlen(text) * 2 + 64);
+	const char *wc = "*.example.com.";
+	for (const char *l = text; *l; ) {
+		const char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l + 1) : strlen(l);
+		if (strncmp(l, wc, strlen(wc)) == 0) {
+			strcat(out, owner);
+			strncat(out, l + strlen(wc), n - strlen(wc));
+		} else {
+			strncat(out, l, n);
+		}
+		l += n;
+	}
+	return keep(out);
+}
+
+/* A wildcard-expanded answer is secure with the NSEC proving that the name itself does not
+ * exist (RFC 4035 5.3.4): AD from the resolution and from the answer path, the proof in the
+ * authority section for DO; without the proof no AD; with an NSEC that does not cover the
+ * name, bogus. */
+static void
+wildcard_answer_with_its_nsec_proof_gets_ad(void **state)
+{
+	struct fixture *f = *state;
+	struct signed_fixture z;
+	char buf[64];
+	signed_hierarchy(f, &z);
+	const char *wild = signed_text(&z.example, "*.example.com. 300 IN A 192.0.2.77", false);
+	/* NSEC chain: example.com -> *.example.com -> bad -> www -> example.com; bad's NSEC
+	 * covers foo.example.com, whose closest encloser example.com has the RRSIG's 2 labels. */
+	const char *bad = signed_text(&z.example, "bad.example.com. 300 IN NSEC www.example.com. "
+	                                          "A RRSIG NSEC", false);
+	const char *www = signed_text(&z.example, "www.example.com. 300 IN NSEC example.com. "
+	                                          "A RRSIG NSEC", false);
+	add_front(&f->s, (struct entry){ EXAMPLE, "foo.example.com.", false, LDNS_RR_TYPE_A,
+	                                 .aa = true, .an = expanded(wild, "foo.example.com."),
+	                                 .ns = bad });
+	add_front(&f->s, (struct entry){ EXAMPLE, "nop.example.com.", false, LDNS_RR_TYPE_A,
+	                                 .aa = true, .an = expanded(wild, "nop.example.com.") });
+	add_front(&f->s, (struct entry){ EXAMPLE, "lie.example.com.", false, LDNS_RR_TYPE_A,
+	                                 .aa = true, .an = expanded(wild, "lie.example.com."),
+	                                 .ns = www });
+	start(f);
+	struct outcome o = { 0 };
+	ldns_pkt *p = resolve(f, "foo.example.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_string_equal(answer_rdata(p, LDNS_RR_TYPE_A, buf, sizeof(buf)), "192.0.2.77");
+	assert_true(o.ad);
+	ldns_pkt_free(p);
+	struct resolver_question q;
+	uint8_t wire[4096], rcode;
+	bool refresh;
+	question(&q, "foo.example.com.", LDNS_RR_TYPE_A);
+	q.dnssec_ok = true;
+	size_t n = resolver_cache_answer(f->cache, &q, wire, sizeof(wire), &rcode, &refresh);
+	assert_true(n > 0);
+	assert_int_equal(ldns_wire2pkt(&p, wire, n), LDNS_STATUS_OK);
+	assert_true(ldns_pkt_ad(p));
+	unsigned nsec = 0, sig = 0;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(ldns_pkt_authority(p)); i++) {
+		ldns_rr_type t = ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_authority(p), i));
+		nsec += t == LDNS_RR_TYPE_NSEC;
+		sig += t == LDNS_RR_TYPE_RRSIG;
+	}
+	assert_int_equal(nsec, 1);
+	assert_int_equal(sig, 1);
+	ldns_pkt_free(p);
+	/* Without DO the authority section stays empty. */
+	q.dnssec_ok = false;
+	n = resolver_cache_answer(f->cache, &q, wire, sizeof(wire), &rcode, &refresh);
+	assert_int_equal(ldns_wire2pkt(&p, wire, n), LDNS_STATUS_OK);
+	assert_int_equal(ldns_pkt_nscount(p), 0);
+	ldns_pkt_free(p);
+
+	memset(&o, 0, sizeof(o));
+	p = resolve(f, "nop.example.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_false(o.ad);
+	ldns_pkt_free(p);
+
+	memset(&o, 0, sizeof(o));
+	p = resolve(f, "lie.example.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_SERVFAIL);
+	assert_int_equal(o.ede, DNSSEC_EDE_NSEC_MISSING);
+	ldns_pkt_free(p);
+	signed_teardown(&z);
+}
+
 static void
 zone_cut_hidden_by_one_server_for_parent_and_child_is_found(void **state)
 {
@@ -1915,6 +2008,7 @@ main(void)
 		T(key_not_matching_the_parent_ds_makes_the_zone_bogus),
 		T(missing_ds_without_proof_is_bogus_not_insecure),
 		T(secure_denials_get_ad),
+		T(wildcard_answer_with_its_nsec_proof_gets_ad),
 		T(zone_cut_hidden_by_one_server_for_parent_and_child_is_found),
 		T(unsigned_data_behind_a_hidden_insecure_delegation_is_insecure),
 		T(insecure_delegation_answers_without_ad),
