@@ -301,6 +301,30 @@ tsig_ok(const uint8_t *p, size_t len)
 	return pos == len;
 }
 
+/* RFC 7873 4 and 5.2.2: a COOKIE option is a client cookie of 8 octets, optionally
+ * with a server cookie of 8 to 32; any other length is FORMERR. */
+static bool
+cookie_ok(uint16_t len)
+{
+	return len == 8 || (len >= 16 && len <= 40);
+}
+
+/* RFC 7871 6 and 7.1.2: one ECS option, family 1 or 2, a source prefix within the
+ * family, SCOPE 0 in a query, exactly the address octets the prefix needs and no bits
+ * set past it; anything else is FORMERR. */
+static bool
+ecs_ok(const uint8_t *o, uint16_t len)
+{
+	if (len < 4)
+		return false;
+	uint16_t family = get16(o);
+	unsigned source = o[2], scope = o[3], max = family == 1 ? 32 : family == 2 ? 128 : 0;
+	size_t alen = (source + 7) / 8;
+	if (max == 0 || source > max || scope != 0 || len - 4u != alen)
+		return false;
+	return source % 8 == 0 || (o[4 + alen - 1] & (0xff >> (source % 8))) == 0;
+}
+
 static void
 walk(const uint8_t *p, size_t len, struct walk *w)
 {
@@ -353,16 +377,20 @@ walk(const uint8_t *p, size_t len, struct walk *w)
 				w->strict = true;
 			seen_opt = true;
 			size_t o = pos, end = pos + rdlen;
+			unsigned n_ecs = 0;
 			while (o < end) {
 				if (o + 4 > end || o + 4 + get16(p + o + 2) > end) {
 					w->strict = true;       /* options past the RDATA */
 					break;
 				}
-				/* RFC 7871 6 and 7.1.2: a malformed CLIENT-SUBNET is FORMERR
-				 * (server/query.c parse_ecs()); ldns does not look inside. */
-				if (get16(p + o) == 8)
+				/* ldns does not look inside options; server/query.c checks
+				 * COOKIE and CLIENT-SUBNET as their RFCs ask. */
+				uint16_t code = get16(p + o), olen = get16(p + o + 2);
+				if (code == 10 && !cookie_ok(olen))
 					w->strict = true;
-				o += 4 + get16(p + o + 2);
+				if (code == 8 && (n_ecs++ > 0 || !ecs_ok(p + o + 4, olen)))
+					w->strict = true;
+				o += 4 + olen;
 			}
 		} else if (type == LDNS_RR_TYPE_TSIG) {
 			if (!additional || !last || !tsig_ok(p + pos, rdlen))

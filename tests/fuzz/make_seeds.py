@@ -11,8 +11,8 @@ tests/fuzz/corpus/<target>/ from real messages and real files:
                  tests/unit/test_gslb_conf.c
 
 Run it with /usr/bin/python3 (dnspython) from anywhere; it replaces the generated files
-(seed-*) and leaves other files (minimised finds added by hand) alone. Deterministic:
-message IDs are fixed, so re-running gives the same files."""
+(seed-*) and leaves other files (regress-*: reduced finds) alone. Deterministic,
+except the TSIG-signed seeds (signing time): message IDs are fixed."""
 import glob
 import hashlib
 import os
@@ -92,6 +92,14 @@ def queries():
     out.append(("ednsv1", query("www.example.", "A", use_edns=1).to_wire()))
     cookie = dns.edns.GenericOption(dns.edns.COOKIE, b"\x01\x02\x03\x04\x05\x06\x07\x08")
     out.append(("cookie", query("www.example.", "A", use_edns=0, options=[cookie]).to_wire()))
+    badcookie = dns.edns.GenericOption(dns.edns.COOKIE, b"\x01\x02\x03")
+    out.append(("badcookie", query("www.example.", "A", use_edns=0, options=[badcookie]).to_wire()))
+    out.append(("ecs4", query("www.example.", "A", use_edns=0,
+                              options=[dns.edns.ECSOption("192.0.2.0", 24)]).to_wire()))
+    out.append(("ecs6", query("www.example.", "AAAA", use_edns=0,
+                              options=[dns.edns.ECSOption("2001:db8::", 56)]).to_wire()))
+    out.append(("ecsscope", query("www.example.", "A", use_edns=0, options=[
+        dns.edns.GenericOption(dns.edns.ECS, b"\x00\x01\x18\x10\xc0\x00\x02")]).to_wire()))
     out.append(("version", query("version.bind.", "TXT", "CH").to_wire()))
     out.append(("idserver", query("id.server.", "TXT", "CH").to_wire()))
     out.append(("hostname", query("hostname.bind.", "TXT", "CH").to_wire()))
