@@ -1,8 +1,8 @@
 """test_auth_differential.py - signpostd's authoritative answers compared with NSD and Knot.
 
 NSD 4.6, Knot 3.2 and signpostd serve the same zones (corpus/example.zone, other.zone,
-signed.zone signed at test time with NSEC, and nsec3.zone signed with NSEC3 as nsec3. and
-with opt-out as optout.). Every query of corpus/queries.txt goes to all three over
+signed.zone signed at test time with NSEC, and nsec3.zone signed with NSEC3 as nsec3., with
+opt-out flags as optout. (ldns-signzone) and with opt-out spans as bindopt. (dnssec-signzone)). Every query of corpus/queries.txt goes to all three over
 UDP and over TCP, as the same bytes. Where NSD and Knot agree (rcode, opcode, AA/TC/RD/RA/AD/
 CD, question, EDNS version/DO, RRsets per section as sets; NSID/payload/option order and
 additional-section order ignored), signpostd must give that answer. Where they disagree, the
@@ -17,6 +17,7 @@ make); all other settings are the peers' defaults.
 
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -96,9 +97,28 @@ def zones(tmp_path_factory):
                               ["-n", "-s", "cafe01", "-t", "3"])
     optout = dnsutil.sign_zone(os.path.join(d, "optout"), "optout.", n3copy,
                                ["-n", "-s", "beef", "-t", "2", "-p"])
+    bindopt = sign_zone_optout(os.path.join(d, "bindopt"), "bindopt.", n3src)
     return [("example.", os.path.join(dnsutil.CORPUS_DIR, "example.zone")),
             ("other.", os.path.join(dnsutil.CORPUS_DIR, "other.zone")),
-            ("signed.", signed), ("nsec3.", nsec3), ("optout.", optout)]
+            ("signed.", signed), ("nsec3.", nsec3), ("optout.", optout),
+            ("bindopt.", bindopt)]
+
+
+def sign_zone_optout(workdir, origin, src):
+    """Signs src as origin with BIND's dnssec-signzone, NSEC3 with opt-out (-A), which
+    (unlike ldns-signzone -p) leaves the insecure delegations and the empty non-terminals
+    above only them without NSEC3: the closest provable encloser proofs of RFC 5155 7.2.1
+    are then needed. Returns the signed file's path."""
+    os.makedirs(workdir, exist_ok=True)
+    base = os.path.join(workdir, origin.rstrip(".") + ".zone")
+    shutil.copyfile(src, base)
+    for extra in (["-f", "KSK"], []):
+        subprocess.run(["dnssec-keygen", "-q", "-K", workdir, "-a", "ECDSAP256SHA256"] + extra
+                       + [origin], cwd=workdir, check=True, capture_output=True, timeout=30)
+    subprocess.run(["dnssec-signzone", "-q", "-S", "-K", workdir, "-A", "-3", "beef", "-H", "2",
+                    "-o", origin, "-f", base + ".signed", base], cwd=workdir, check=True,
+                   capture_output=True, timeout=60)
+    return base + ".signed"
 
 
 class Peers:
