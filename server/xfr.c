@@ -52,7 +52,7 @@ xfr_runtime_start(uv_loop_t *loop, struct zones_db *db, const struct daemon_conf
 	if (rc == 0)
 		rc = xfr_publish(c);
 	if (rc == 0)
-		rc = xfr_in_start(loop, db, c->state_dir, &rt->in);
+		rc = xfr_in_start(loop, db, c->state_dir, rt->notify, &rt->in);
 	if (rc != 0) {
 		xfr_runtime_stop(rt);
 		return rc;
@@ -257,7 +257,7 @@ xfr_runtime_stop(struct xfr_runtime *rt)
 	if (rt == NULL)
 		return;
 	olds_free(rt);
-	notify_sender_close(rt->notify);
 	xfr_in_stop(rt->in);
+	notify_sender_close(rt->notify);
 	free(rt);
 }

@@ -201,9 +201,12 @@ struct xfr_members {
 };
 extern _Atomic(const struct xfr_members *) xfr__members;
 
-/* Starts the secondary side on the main loop (zone files in <state_dir>/secondary). */
+struct notify_sender;
+/* Starts the secondary side on the main loop (zone files in <state_dir>/secondary). A
+ * secondary zone with notify: tells its own secondaries through notify (kept until
+ * xfr_in_stop()), and one with provide-xfr keeps an IXFR journal, as primary zones do. */
 int xfr_in_start(uv_loop_t *loop, struct zones_db *db, const char *state_dir,
-                 struct xfr_in **out);
+                 struct notify_sender *notify, struct xfr_in **out);
 /* Follows the published configuration: new secondary zones are checked now (or at the
  * refresh time their saved state says), dropped ones deleted. Main thread. */
 void xfr_in_apply(struct xfr_in *in);

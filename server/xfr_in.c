@@ -66,6 +66,7 @@ struct sec_zone {
 struct xfr_in {
 	uv_loop_t *loop;
 	struct zones_db *db;
+	struct notify_sender *notify;   /* our secondaries' NOTIFY (xfr.c owns it) */
 	char dir[PATH_MAX];
 	uv_async_t wake;
 	struct sec_zone **zones;
@@ -902,7 +903,28 @@ on_job_done(uv_work_t *req, int status)
 	if (status == 0 && j->ok && j->updated && !in->stopping && !z->gone) {
 		struct zones_report rep = {0};
 		struct zones_compile_opts opts = {0};
+		struct zones_iter *old = NULL;
+		/* Passed on to our own secondaries: the version replaced is read for the
+		 * IXFR journal step, as a reload does for a zone from a file. */
+		if (z->conf->nprovide > 0 && z->st.have && z->xc->journal_versions > 0 &&
+		    zones_iter_new(in->db, z->apex, &old) != 0)
+			old = NULL;
 		int rc = zones_compile_file(in->db, z->name, j->path, &opts, &rep);
+		if (rc == 0 && old != NULL &&
+		    zones_journal_add(in->db, old, z->xc->journal_versions, z->xc->journal_size) != 0)
+			log_warn("xfr-in: %s: IXFR journal not updated: IXFR falls back to AXFR",
+			         z->name);
+		zones_iter_free(old);
+		if (rc == 0 && z->catalog_of == NULL && z->conf->nnotify > 0 && in->notify != NULL) {
+			struct zones_iter *cur = NULL;
+			if (zones_iter_new(in->db, z->apex, &cur) == 0) {
+				struct zones_zone nz;
+				struct zones_rrset soa;
+				zones_iter_zone(cur, &nz, &soa);
+				notify_send(in->notify, z->xc, z->conf, &soa, nz.serial);
+				zones_iter_free(cur);
+			}
+		}
 		if (rc != 0) {
 			j->ok = false;
 			snprintf(j->err, sizeof(j->err), "%s: the transferred zone is invalid (%s)",
@@ -1149,7 +1171,8 @@ xfr_in_apply(struct xfr_in *in)
 }
 
 int
-xfr_in_start(uv_loop_t *loop, struct zones_db *db, const char *state_dir, struct xfr_in **out)
+xfr_in_start(uv_loop_t *loop, struct zones_db *db, const char *state_dir,
+             struct notify_sender *notify, struct xfr_in **out)
 {
 	struct xfr_in *in = calloc(1, sizeof(*in));
 	*out = NULL;
@@ -1157,6 +1180,7 @@ xfr_in_start(uv_loop_t *loop, struct zones_db *db, const char *state_dir, struct
 		return -ENOMEM;
 	in->loop = loop;
 	in->db = db;
+	in->notify = notify;
 	snprintf(in->dir, sizeof(in->dir), "%s/secondary", state_dir);
 	if (mkdir(in->dir, 0750) != 0 && errno != EEXIST) {
 		int rc = -errno;
@@ -1191,6 +1215,7 @@ xfr_in_stop(struct xfr_in *in)
 	if (in == NULL)
 		return;
 	in->stopping = true;
+	in->notify = NULL;      /* closed right after us */
 	atomic_store(&jobs_cancelled, true);
 	atomic_store(&wake_handle, NULL);
 	/* Jobs still in the pool finish on their own (bounded by the I/O timeouts); their

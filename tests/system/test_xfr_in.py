@@ -280,3 +280,28 @@ def test_an_unreachable_primary_past_expire_gives_servfail(tmp_path, servers):
     X.wait_log(sec, "expired", timeout=15)
     r = sec.query("h1." + ORIGIN, "A", timeout=2)
     assert r.rcode() == dns.rcode.SERVFAIL
+
+
+def test_a_chain_knot_to_signpost_to_nsd_passes_changes_on_by_ixfr(tmp_path, servers):
+    """Signpost as a secondary that is a primary too (provide-xfr, notify): a change on
+    Knot reaches NSD behind us through NOTIFY and IXFR out of our own journal."""
+    sport, nport = dnsutil.free_port(), dnsutil.free_port()
+    t1 = text(1, timers="3600 600 86400")
+    knot = X.start_knot_primary(str(tmp_path / "knot"), ORIGIN, t1, notify_port=sport)
+    servers.append(knot)
+    z = {"name": ORIGIN, "primaries": [("127.0.0.1@%d" % knot.port, X.KEY_NAME)],
+         "provide-xfr": [("127.0.0.1", X.KEY_NAME)],
+         "notify": [("127.0.0.1@%d" % nport, X.KEY_NAME)]}
+    sp = X.start_signpost(str(tmp_path / "sp"), [z], port=sport)
+    servers.append(sp)
+    X.wait_serial(sp, ORIGIN, 1)
+    nsd = X.start_nsd_secondary(str(tmp_path / "nsd"), ORIGIN, sp.port, port=nport)
+    servers.append(nsd)
+    X.wait_serial(nsd, ORIGIN, 1)
+    t2 = t1.replace("hostmaster 1 ", "hostmaster 2 ") + "chained IN A 192.0.2.42\n"
+    X.write(knot.zone_path, t2)
+    X.knot_reload(knot, ORIGIN)
+    X.wait_serial(nsd, ORIGIN, 2, timeout=20)
+    X.wait_log(sp, "IXFR of example. serial 2 to")
+    nt = names_types(t2)
+    assert X.answers(nsd.port, nt) == X.answers(knot.port, nt)
