@@ -47,6 +47,7 @@ gslb__set_health(struct gslb_runtime *rt, unsigned midx, bool up, const char *re
 		return;
 	r->up = up;
 	r->since = time(NULL);
+	r->transitions++;
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
 	rt->dirty = true;
 	log_notice("gslb: pool %s member %s is %s: %s", rt->conf->pools[m->pool].name, m->name,

@@ -103,6 +103,7 @@ struct gslb_member_status {
 	bool last_ok;                       /* result of the last check */
 	const char *reason;                 /* why the last state change ("status 503") */
 	const char *last_result;            /* what the last check said, even without a change */
+	uint64_t transitions;               /* health state changes (up <-> down) since start */
 };
 /* Calls fn once per member, in configuration order, in the caller's thread, from a copy
  * taken on the checker thread (strings valid during the call only). */
@@ -166,6 +167,91 @@ int gslb_pick(const struct gslb_state *st, const uint8_t *qname, uint16_t qtype,
 /* Same, with the name already found. */
 void gslb_pick_name(const struct gslb_state *st, const struct gslb_name *name,
                     uint16_t qtype, const struct gslb_client *cl, struct gslb_answer *out);
+
+/* ---- explain (the control thread; not the answer path) ----------------------------------- */
+
+#define GSLB_TRACE_MAX (2 * GSLB_MAX_MEMBERS)  /* the pool's members and its sorry pool's */
+
+enum gslb_trace_state {
+	GSLB_TM_CANDIDATE = 0,  /* healthy and not drained: the policy could choose it */
+	GSLB_TM_DOWN,           /* its health check says down */
+	GSLB_TM_DRAINED,        /* drained by an operator: skipped */
+	GSLB_TM_NO_FAMILY,      /* no address of the query's family */
+	GSLB_TM_ZERO_WEIGHT,    /* weight 0 */
+};
+
+/* One member as the decision saw it. Strings point into the snapshot's configuration:
+ * valid while the caller holds the snapshot. */
+struct gslb_trace_member {
+	const char *pool, *name;
+	const char *region;         /* NULL: no region */
+	unsigned index;             /* global member index, as in gslb_answer.member */
+	enum gslb_trace_state state;
+	bool up, drained;
+	unsigned weight, priority;
+	int64_t rtt_us;             /* smoothed check RTT; -1 unmeasured */
+	bool scored;                /* hash: score is set */
+	double score;               /* hash: rendezvous score weight / -ln(u); highest wins */
+	int answer;                 /* position in the answer; -1 not in it */
+};
+
+enum gslb_trace_region_source { GSLB_REGION_NONE = 0, GSLB_REGION_CIDR, GSLB_REGION_GEOIP };
+
+enum {
+	GSLB_STEP_NONE = -2,        /* topology did not run */
+	GSLB_STEP_ANY = -1,         /* no region had a candidate: all candidates */
+	/* 0: the client's own region answered; n >= 1: entry n of the region-order */
+};
+
+/* Why gslb_pick() chose what it chose, filled by gslb_explain() from the same code. */
+struct gslb_trace {
+	enum gslb_policy policy;
+	const char *name, *pool;    /* the dynamic name (presentation form) and its pool */
+	unsigned min_healthy, max_answers;
+	bool not_address_type;      /* qtype is not A/AAAA: NODATA */
+	bool no_family;             /* no member has an address of the family: NODATA */
+	unsigned candidates;        /* healthy, undrained members of the pool (family's) */
+	unsigned drained;           /* members of the pool skipped because drained */
+	/* The client address the decision used: the ECS prefix when present (RFC 7871),
+	 * else the source address; family 0: unknown. */
+	int client_family;
+	bool client_ecs;
+	uint8_t client_addr[16];
+	uint8_t client_source;
+	/* hash: the subnet hashed (client_addr cut to hash_prefix bits) and its key. */
+	uint8_t hash_prefix;
+	uint64_t hash_key;
+	/* topology */
+	enum gslb_trace_region_source region_source;
+	const char *region;         /* the client's region; NULL: no match */
+	uint8_t region_prefix;      /* of the matched CIDR entry or GeoIP network */
+	uint8_t region_net[16];     /* the matched CIDR entry's network */
+	int region_line;            /* YAML line of the matched CIDR entry */
+	char region_country[3];     /* the GeoIP country code that matched */
+	bool order_global;          /* the region-order used is the global one */
+	int region_step;            /* GSLB_STEP_* or n >= 0 (see above) */
+	const char *answered_region;
+	/* failover: the priority groups in ascending order, their candidates, and the one
+	 * that answered (group_under_min: none had min-healthy, the first with any did) */
+	unsigned n_groups;
+	struct { unsigned priority, healthy; } groups[GSLB_MAX_MEMBERS];
+	bool group_chosen, group_under_min;
+	unsigned group;
+	/* fallback: flags as in gslb_answer; fallback_none: `fallback: none` left it empty;
+	 * fail_open: every undrained member (or every member) answered */
+	unsigned flags;
+	bool fallback_none, fail_open;
+	const char *sorry_pool;
+	uint8_t scope;
+	unsigned n;
+	struct gslb_trace_member m[GSLB_TRACE_MAX];
+};
+
+/* gslb_pick() that also fills tr (which may be NULL) with why: it runs the very code
+ * gslb_pick() runs, so the two cannot disagree (given the same generator seed for the
+ * weighted and round-robin draws). Returns 0, or -ENOENT when qname is not dynamic. */
+int gslb_explain(const struct gslb_state *st, const uint8_t *qname, uint16_t qtype,
+                 const struct gslb_client *cl, struct gslb_answer *out, struct gslb_trace *tr);
 
 /* Seeds the calling thread's generator (tests; threads otherwise seed themselves from
  * getrandom() on first use). */

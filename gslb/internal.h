@@ -165,6 +165,7 @@ struct gslb_member_rt {
 	int64_t srtt_us;
 	time_t since;
 	unsigned ok_run, fail_run;
+	uint64_t transitions;               /* health state changes since start */
 	char reason[GSLB_REASON_MAX];       /* of the last state change */
 	char last_result[GSLB_REASON_MAX];  /* of the last check */
 };

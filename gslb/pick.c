@@ -97,7 +97,19 @@ struct ctx {
 	int family;                 /* 4 or 6 */
 	unsigned k;                 /* answers wanted */
 	struct gslb_answer *out;
+	struct gslb_trace *tr;      /* gslb_explain(): why; NULL on the answer path */
 };
+
+/* The trace entry of global member midx (explain only: a bounded linear search). */
+static struct gslb_trace_member *
+trace_member(const struct ctx *x, unsigned midx)
+{
+	for (unsigned i = 0; i < x->tr->n; i++) {
+		if (x->tr->m[i].index == midx)
+			return &x->tr->m[i];
+	}
+	return NULL;
+}
 
 static bool
 has_family(const struct gslb_member_conf *m, int family)
@@ -141,6 +153,11 @@ emit(const struct ctx *x, unsigned midx)
 		memcpy(out->addr[out->count], m->addr4, 4);
 	else
 		memcpy(out->addr[out->count], m->addr6, 16);
+	if (x->tr != NULL) {
+		struct gslb_trace_member *tm = trace_member(x, midx);
+		if (tm != NULL)
+			tm->answer = (int)out->count;
+	}
 	out->member[out->count++] = (uint16_t)midx;
 }
 
@@ -202,6 +219,10 @@ pick_failover(const struct ctx *x, const struct gslb_pool_conf *pool, struct can
 			break;
 		for (unsigned i = 0; i < cd->n; i++)
 			count += x->c->members[cd->idx[i]].priority == p;
+		if (x->tr != NULL && x->tr->n_groups < GSLB_MAX_MEMBERS) {
+			x->tr->groups[x->tr->n_groups].priority = p;
+			x->tr->groups[x->tr->n_groups++].healthy = count;
+		}
 		if (first_any == UINT32_MAX)
 			first_any = p;
 		if (count >= pool->min_healthy) {
@@ -210,6 +231,11 @@ pick_failover(const struct ctx *x, const struct gslb_pool_conf *pool, struct can
 		}
 		prev = p;
 		have_prev = true;
+	}
+	if (x->tr != NULL && cd->n > 0) {
+		x->tr->group_chosen = true;
+		x->tr->group_under_min = best == UINT32_MAX;
+		x->tr->group = best == UINT32_MAX ? first_any : best;
 	}
 	if (best == UINT32_MAX)
 		best = first_any;
@@ -332,12 +358,23 @@ pick_hash(const struct ctx *x, struct cand *cd)
 		}
 		if (ca.ecs)
 			x->out->scope = (uint8_t)prefix;
+		if (x->tr != NULL)
+			x->tr->hash_prefix = (uint8_t)prefix;
 	}
+	if (x->tr != NULL)
+		x->tr->hash_key = key;
 	for (unsigned i = 0; i < cd->n; i++) {
 		uint64_t h = mix64(key ^ x->c->members[cd->idx[i]].id_hash) >> 11;
 		if (h == 0)
 			h = 1;
 		score[i] = weight_of(x, cd->idx[i]) / neg_ln_unit(h);
+		if (x->tr != NULL) {
+			struct gslb_trace_member *tm = trace_member(x, cd->idx[i]);
+			if (tm != NULL) {
+				tm->scored = true;
+				tm->score = score[i];
+			}
+		}
 	}
 	while (cd->n > 0 && x->out->count < x->k) {
 		unsigned best = 0;
@@ -354,14 +391,17 @@ pick_hash(const struct ctx *x, struct cand *cd)
 
 /* ---- topology ------------------------------------------------------------------------ */
 
-int
-gslb__topo_region(const struct gslb_conf *c, int family, const uint8_t *addr, uint8_t *prefix)
+/* entry: the index of the matched CIDR entry, or -2 - i for GeoIP country i (explain). */
+static int
+topo_region(const struct gslb_conf *c, int family, const uint8_t *addr, uint8_t *prefix,
+            int *entry)
 {
 	/* Sorted longest prefix first, so the first match is the longest. */
 	for (unsigned i = 0; i < c->n_topo; i++) {
 		const struct gslb_topo_entry *e = &c->topo[i];
 		if (e->family == family && addr_in_prefix(e->addr, e->prefix, addr)) {
 			*prefix = e->prefix;
+			*entry = (int)i;
 			return e->region;
 		}
 	}
@@ -390,13 +430,41 @@ gslb__topo_region(const struct gslb_conf *c, int family, const uint8_t *addr, ui
 					if (family == 4 && nm >= 96)
 						nm -= 96;
 					*prefix = (uint8_t)nm;
+					*entry = -2 - (int)i;
 					return c->countries[i].region;
 				}
 			}
 		}
 	}
 #endif
+	*entry = -1;
 	return -1;
+}
+
+int
+gslb__topo_region(const struct gslb_conf *c, int family, const uint8_t *addr, uint8_t *prefix)
+{
+	int entry;
+	return topo_region(c, family, addr, prefix, &entry);
+}
+
+/* Records where the client's region came from and the first step of the answer. */
+static void
+trace_region(const struct ctx *x, int region, int entry)
+{
+	struct gslb_trace *tr = x->tr;
+	tr->region = region >= 0 ? x->c->regions[region] : NULL;
+	if (entry >= 0) {
+		const struct gslb_topo_entry *e = &x->c->topo[entry];
+		tr->region_source = GSLB_REGION_CIDR;
+		tr->region_prefix = e->prefix;
+		memcpy(tr->region_net, e->addr, 16);
+		tr->region_line = e->line;
+	} else if (entry <= -2) {
+		tr->region_source = GSLB_REGION_GEOIP;
+		memcpy(tr->region_country, x->c->countries[-2 - entry].cc, 2);
+		tr->region_country[2] = '\0';
+	}
 }
 
 static void
@@ -417,14 +485,16 @@ pick_topology(const struct ctx *x, struct cand *all)
 	struct caddr ca;
 	struct cand cd;
 	uint8_t matched = 0;
-	int region = -1;
+	int region = -1, entry = -1;
 
 	client_addr(x->cl, &ca);
 	if (ca.family != 0) {
 		uint8_t masked[16];
 		memcpy(masked, ca.addr, 16);
 		mask_prefix(masked, ca.family == 4 ? 4 : 16, ca.source);
-		region = gslb__topo_region(x->c, ca.family, masked, &matched);
+		region = topo_region(x->c, ca.family, masked, &matched, &entry);
+		if (x->tr != NULL)
+			x->tr->region_prefix = matched;
 		/* RFC 7871 7.2.1: the scope is the prefix the answer was decided on; for no
 		 * match, the whole source prefix (the longest claim we can make). */
 		if (ca.ecs)
@@ -435,9 +505,19 @@ pick_topology(const struct ctx *x, struct cand *all)
 		o = &x->c->order[region];
 	else if (x->c->global_order.n > 0)
 		o = &x->c->global_order;
+	if (x->tr != NULL) {
+		trace_region(x, region, entry);
+		x->tr->order_global = o == &x->c->global_order;
+		x->tr->region_step = GSLB_STEP_ANY;
+		x->tr->answered_region = NULL;
+	}
 	if (region >= 0) {
 		keep_region(x, all, region, &cd);
 		if (cd.n > 0) {
+			if (x->tr != NULL) {
+				x->tr->region_step = 0;
+				x->tr->answered_region = x->c->regions[region];
+			}
 			pick_weighted(x, &cd);
 			return;
 		}
@@ -445,6 +525,10 @@ pick_topology(const struct ctx *x, struct cand *all)
 	for (unsigned i = 0; o && i < o->n; i++) {
 		keep_region(x, all, o->order[i], &cd);
 		if (cd.n > 0) {
+			if (x->tr != NULL) {
+				x->tr->region_step = (int)i + 1;
+				x->tr->answered_region = x->c->regions[o->order[i]];
+			}
 			pick_weighted(x, &cd);
 			return;
 		}
@@ -514,13 +598,45 @@ pool_has_family(const struct ctx *x, const struct gslb_pool_conf *pool)
 	return false;
 }
 
-void
-gslb_pick_name(const struct gslb_state *st, const struct gslb_name *name, uint16_t qtype,
-               const struct gslb_client *cl, struct gslb_answer *out)
+/* Appends pool's members to the trace with their state as collect() judges it. */
+static void
+trace_pool(const struct ctx *x, const struct gslb_pool_conf *pool)
+{
+	struct gslb_trace *tr = x->tr;
+	for (unsigned i = pool->first; i < pool->first + pool->n && tr->n < GSLB_TRACE_MAX; i++) {
+		const struct gslb_member_conf *m = &x->c->members[i];
+		const struct gslb_mstate *ms = &x->st->m[i];
+		struct gslb_trace_member *tm = &tr->m[tr->n++];
+		*tm = (struct gslb_trace_member){
+			.pool = pool->name, .name = m->name, .index = i, .up = ms->up,
+			.drained = ms->drained, .weight = ms->weight, .priority = m->priority,
+			.rtt_us = ms->rtt_us, .answer = -1,
+			.region = m->region >= 0 ? x->c->regions[m->region] : NULL,
+		};
+		if (!has_family(m, x->family))
+			tm->state = GSLB_TM_NO_FAMILY;
+		else if (ms->drained)
+			tm->state = GSLB_TM_DRAINED;
+		else if (!ms->up)
+			tm->state = GSLB_TM_DOWN;
+		else if (ms->weight == 0)
+			tm->state = GSLB_TM_ZERO_WEIGHT;
+		else
+			tm->state = GSLB_TM_CANDIDATE;
+		if (pool == x->pool && tm->state == GSLB_TM_DRAINED)
+			tr->drained++;
+	}
+}
+
+/* The decision, shared by gslb_pick_name() (tr NULL) and gslb_explain(). */
+static void
+decide(const struct gslb_state *st, const struct gslb_name *name, uint16_t qtype,
+       const struct gslb_client *cl, struct gslb_answer *out, struct gslb_trace *tr)
 {
 	const struct gslb_conf *c = st->conf;
 	const struct gslb_pool_conf *pool = &c->pools[name->pool];
-	struct ctx x = { .st = st, .c = c, .name = name, .pool = pool, .cl = cl, .out = out };
+	struct ctx x = { .st = st, .c = c, .name = name, .pool = pool, .cl = cl, .out = out,
+	                 .tr = tr };
 	struct cand cd;
 
 	out->count = 0;
@@ -528,25 +644,45 @@ gslb_pick_name(const struct gslb_state *st, const struct gslb_name *name, uint16
 	out->ttl = pool->ttl;
 	out->scope = 0;
 	out->flags = 0;
-	if (qtype != LDNS_RR_TYPE_A && qtype != LDNS_RR_TYPE_AAAA)
+	if (qtype != LDNS_RR_TYPE_A && qtype != LDNS_RR_TYPE_AAAA) {
+		if (tr != NULL)
+			tr->not_address_type = true;
 		return;
+	}
 	x.family = qtype == LDNS_RR_TYPE_A ? 4 : 6;
-	if (!pool_has_family(&x, pool))
+	if (tr != NULL)
+		trace_pool(&x, pool);
+	if (!pool_has_family(&x, pool)) {
+		if (tr != NULL)
+			tr->no_family = true;
 		return;
+	}
 	collect(&x, pool, HEALTHY, &cd);
+	if (tr != NULL)
+		tr->candidates = cd.n;
 	if (cd.n > 0 && (name->policy == GSLB_FAILOVER || cd.n >= pool->min_healthy)) {
 		run_policy(&x, pool, &cd);
 		return;
 	}
 	out->flags = GSLB_ANSWER_FALLBACK;
-	if (pool->fallback == GSLB_FALLBACK_NONE)
+	if (pool->fallback == GSLB_FALLBACK_NONE) {
+		if (tr != NULL)
+			tr->fallback_none = true;
 		return;
+	}
 	if (pool->fallback == GSLB_FALLBACK_POOL && pool->sorry >= 0) {
 		const struct gslb_pool_conf *sorry = &c->pools[pool->sorry];
 		if (pool_has_family(&x, sorry)) {
+			if (tr != NULL) {
+				tr->sorry_pool = sorry->name;
+				trace_pool(&x, sorry);
+			}
 			collect(&x, sorry, HEALTHY, &cd);
-			if (cd.n == 0)
+			if (cd.n == 0) {
 				collect(&x, sorry, OPEN, &cd);
+				if (tr != NULL)
+					tr->fail_open = true;
+			}
 			out->flags |= GSLB_ANSWER_SORRY;
 			run_policy(&x, sorry, &cd);
 			return;
@@ -554,8 +690,50 @@ gslb_pick_name(const struct gslb_state *st, const struct gslb_name *name, uint16
 	}
 	/* Fail open (Route 53 does the same): when every member looks down, the checks are
 	 * more likely wrong than every server, and an address beats no answer. */
+	if (tr != NULL)
+		tr->fail_open = true;
 	collect(&x, pool, OPEN, &cd);
 	run_policy(&x, pool, &cd);
+}
+
+void
+gslb_pick_name(const struct gslb_state *st, const struct gslb_name *name, uint16_t qtype,
+               const struct gslb_client *cl, struct gslb_answer *out)
+{
+	decide(st, name, qtype, cl, out, NULL);
+}
+
+int
+gslb_explain(const struct gslb_state *st, const uint8_t *qname, uint16_t qtype,
+             const struct gslb_client *cl, struct gslb_answer *out, struct gslb_trace *tr)
+{
+	const struct gslb_name *name = gslb_name_find(st, qname);
+
+	if (name == NULL) {
+		out->count = 0;
+		return -ENOENT;
+	}
+	if (tr == NULL) {
+		decide(st, name, qtype, cl, out, NULL);
+		return 0;
+	}
+	memset(tr, 0, sizeof(*tr));
+	tr->policy = name->policy;
+	tr->name = name->text;
+	tr->pool = st->conf->pools[name->pool].name;
+	tr->min_healthy = st->conf->pools[name->pool].min_healthy;
+	tr->max_answers = st->conf->pools[name->pool].max_answers;
+	tr->region_step = GSLB_STEP_NONE;
+	struct caddr ca;
+	client_addr(cl, &ca);
+	tr->client_family = ca.family;
+	tr->client_ecs = ca.ecs;
+	tr->client_source = ca.source;
+	memcpy(tr->client_addr, ca.addr, sizeof(tr->client_addr));
+	decide(st, name, qtype, cl, out, tr);
+	tr->flags = out->flags;
+	tr->scope = out->scope;
+	return 0;
 }
 
 const struct gslb_name *

@@ -171,7 +171,7 @@ do_status(struct gslb_runtime *rt, struct gslb_request *rq)
 		snprintf(s->last, sizeof(s->last), "%s", r->last_result[0] ? r->last_result : "none yet");
 		s->st = (struct gslb_member_status){
 			.up = r->up, .drained = r->drained, .weight = r->weight, .rtt_us = r->srtt_us,
-			.since = r->since, .last_ok = r->last_ok,
+			.since = r->since, .last_ok = r->last_ok, .transitions = r->transitions,
 		};
 	}
 	rq->n_status = c->n_members;

@@ -347,7 +347,7 @@ put_member(void *arg, const struct gslb_member_status *st)
 		ops_buf_json_str(r->out, st->reason);
 		ops_buf_printf(r->out, ",\"last_result\":");
 		ops_buf_json_str(r->out, st->last_result);
-		ops_buf_printf(r->out, "}");
+		ops_buf_printf(r->out, ",\"state_changes\":%" PRIu64 "}", st->transitions);
 	} else {
 		if (sw->matched == 0)
 			ops_buf_printf(r->out, "%-16s %-16s %-5s %-7s %6s %9s  %-20s %s\n", "POOL", "MEMBER",

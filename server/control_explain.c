@@ -166,44 +166,161 @@ kind_name(int kind)
 	}
 }
 
-/* The "why" of a dynamic name: which members the policy picks for this client now (one
- * draw: weighted and round-robin policies differ from draw to draw) and their health. */
+/* The "why" of a dynamic name: gslb_explain() runs the pick's own decision code with a
+ * trace (same snapshot, same generator seed as the answer below, so the same draw), and the
+ * members' check reasons come from gslb_status(). */
 struct explain_gslb {
-	struct req *r;
-	const struct gslb_answer *ans;
-	struct ops_buf picked;
-	char pool[GSLB_NAME_MAX + 1];   /* copied: status strings die with the callback */
-	unsigned idx;
+	struct gslb_trace tr;
+	struct gslb_answer ans;
+	char reason[GSLB_TRACE_MAX][GSLB_REASON_MAX];  /* copied: status strings die */
+	struct ops_buf why;                            /* one sentence per line */
 };
 
 static void
 explain_member(void *arg, const struct gslb_member_status *st)
 {
 	struct explain_gslb *eg = arg;
-	for (unsigned i = 0; i < eg->ans->count; i++) {
-		if (eg->ans->member[i] != eg->idx)
-			continue;
-		if (eg->pool[0] == '\0')
-			snprintf(eg->pool, sizeof(eg->pool), "%s", st->pool);
-		if (eg->r->json) {
-			ops_buf_printf(&eg->picked, "%s{\"pool\":", eg->picked.len > 0 ? "," : "");
-			ops_buf_json_str(&eg->picked, st->pool);
-			ops_buf_printf(&eg->picked, ",\"member\":");
-			ops_buf_json_str(&eg->picked, st->member);
-			ops_buf_printf(&eg->picked, ",\"up\":%s,\"drained\":%s,\"weight\":%u,\"reason\":",
-			               st->up ? "true" : "false", st->drained ? "true" : "false",
-			               st->weight);
-			ops_buf_json_str(&eg->picked, st->reason);
-			ops_buf_printf(&eg->picked, "}");
-		} else {
-			ops_buf_printf(&eg->picked, "  picked %s/%s: %s%s, weight %u%s%s\n", st->pool,
-			               st->member, st->up ? "up" : "DOWN", st->drained ? ", drained" : "",
-			               st->weight, st->reason != NULL && st->reason[0] ? ", " : "",
-			               st->reason != NULL ? st->reason : "");
-		}
-		break;
+	for (unsigned i = 0; i < eg->tr.n; i++) {
+		if (strcmp(eg->tr.m[i].pool, st->pool) == 0 && strcmp(eg->tr.m[i].name, st->member) == 0)
+			snprintf(eg->reason[i], sizeof(eg->reason[i]), "%s",
+			         st->check == NULL ? "no check" : st->reason != NULL ? st->reason : "");
 	}
-	eg->idx++;
+}
+
+static const char *
+policy_name(enum gslb_policy p)
+{
+	switch (p) {
+	case GSLB_ROUND_ROBIN: return "round-robin";
+	case GSLB_FAILOVER: return "failover";
+	case GSLB_HASH: return "hash";
+	case GSLB_TOPOLOGY: return "topology";
+	case GSLB_LOWEST_RTT: return "lowest-rtt";
+	case GSLB_WEIGHTED:
+	default: return "weighted";
+	}
+}
+
+static const char *
+tm_state_name(enum gslb_trace_state s)
+{
+	switch (s) {
+	case GSLB_TM_CANDIDATE: return "candidate";
+	case GSLB_TM_DOWN: return "down";
+	case GSLB_TM_DRAINED: return "drained";
+	case GSLB_TM_NO_FAMILY: return "no-address";
+	case GSLB_TM_ZERO_WEIGHT: return "weight-0";
+	default: return "?";
+	}
+}
+
+static void
+fmt_prefix(int family, const uint8_t *addr, unsigned prefix, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, a, sizeof(a));
+	snprintf(buf, len, "%s/%u", a, prefix);
+}
+
+/* The sentences of the decision, in the order it was taken. */
+static void
+explain_why(struct explain_gslb *eg, uint16_t qtype)
+{
+	const struct gslb_trace *tr = &eg->tr;
+	struct ops_buf *w = &eg->why;
+	char net[INET6_ADDRSTRLEN + 8];
+
+	if (tr->not_address_type) {
+		ops_buf_printf(w, "%s is not A or AAAA: the name answers NODATA for it\n",
+		               stats_type_name(qtype) != NULL ? stats_type_name(qtype) : "the type");
+		return;
+	}
+	if (tr->no_family) {
+		ops_buf_printf(w, "no member of pool %s has an %s address: NODATA\n", tr->pool,
+		               qtype == LDNS_RR_TYPE_A ? "IPv4" : "IPv6");
+		return;
+	}
+	for (unsigned i = 0; i < tr->n; i++) {
+		if (tr->m[i].state == GSLB_TM_DRAINED)
+			ops_buf_printf(w, "%s/%s skipped: drained by an operator\n", tr->m[i].pool,
+			               tr->m[i].name);
+		else if (tr->m[i].state == GSLB_TM_DOWN)
+			ops_buf_printf(w, "%s/%s skipped: down (%s)\n", tr->m[i].pool, tr->m[i].name,
+			               eg->reason[i][0] != '\0' ? eg->reason[i] : "health check");
+	}
+	ops_buf_printf(w, "%u healthy member(s) of pool %s (min-healthy %u)\n", tr->candidates,
+	               tr->pool, tr->min_healthy);
+	if (tr->n_groups > 0) {
+		for (unsigned g = 0; g < tr->n_groups; g++) {
+			bool chosen = tr->group_chosen && tr->groups[g].priority == tr->group;
+			ops_buf_printf(w, "failover group %u: %u healthy, min-healthy %u: %s\n",
+			               tr->groups[g].priority, tr->groups[g].healthy, tr->min_healthy,
+			               chosen && !tr->group_under_min ? "answers"
+			               : chosen ? "answers (no group has min-healthy members; the "
+			                          "first group with any does)"
+			                        : "failed (below min-healthy), next group");
+		}
+	}
+	if (tr->policy == GSLB_TOPOLOGY && tr->region_step != GSLB_STEP_NONE) {
+		if (tr->region_source == GSLB_REGION_CIDR) {
+			fmt_prefix(tr->client_family, tr->region_net, tr->region_prefix, net, sizeof(net));
+			ops_buf_printf(w, "client matched topology subnet %s (line %d): region %s\n", net,
+			               tr->region_line, tr->region);
+		} else if (tr->region_source == GSLB_REGION_GEOIP) {
+			ops_buf_printf(w, "client matched GeoIP country %s (network /%u): region %s\n",
+			               tr->region_country, tr->region_prefix, tr->region);
+		} else {
+			ops_buf_printf(w, "client matched no topology subnet and no GeoIP entry\n");
+		}
+		if (tr->region_step == 0)
+			ops_buf_printf(w, "region %s has healthy members: it answers\n", tr->answered_region);
+		else if (tr->region_step > 0)
+			ops_buf_printf(w, "%s%s has no healthy member; step %d of the %s region-order: "
+			               "region %s answers\n", tr->region != NULL ? "region " : "no region",
+			               tr->region != NULL ? tr->region : "", tr->region_step,
+			               tr->order_global ? "global" : "region's", tr->answered_region);
+		else
+			ops_buf_printf(w, "no region in the region-order has a healthy member: any "
+			               "candidate answers\n");
+	}
+	if (tr->policy == GSLB_HASH) {
+		if (tr->client_family != 0) {
+			uint8_t a[16];
+			memcpy(a, tr->client_addr, 16);
+			unsigned bytes = tr->client_family == 4 ? 4 : 16;
+			for (unsigned i = 0; i < bytes; i++) {
+				unsigned b0 = i * 8;
+				if (b0 >= tr->hash_prefix)
+					a[i] = 0;
+				else if (tr->hash_prefix - b0 < 8)
+					a[i] &= (uint8_t)(0xff << (8 - (tr->hash_prefix - b0)));
+			}
+			fmt_prefix(tr->client_family, a, tr->hash_prefix, net, sizeof(net));
+			ops_buf_printf(w, "hash of client subnet %s (key %016" PRIx64 "): the highest "
+			               "rendezvous score wins\n", net, tr->hash_key);
+		} else {
+			ops_buf_printf(w, "no client address: every client hashes alike\n");
+		}
+	}
+	if (tr->flags & GSLB_ANSWER_SORRY)
+		ops_buf_printf(w, "%s: sorry pool %s answers%s\n",
+		               tr->candidates == 0 ? "no healthy member" : "fewer healthy members than "
+		               "min-healthy", tr->sorry_pool, tr->fail_open ? " (fail open: none of "
+		               "its members is healthy either)" : "");
+	else if (tr->fallback_none)
+		ops_buf_printf(w, "%s and the pool says fallback: none: NODATA\n",
+		               tr->candidates == 0 ? "no healthy member" : "fewer healthy members "
+		               "than min-healthy");
+	else if (tr->fail_open)
+		ops_buf_printf(w, "%s: fallback, fail open: the pool's undrained members answer "
+		               "(every member when all are drained)\n", tr->candidates == 0 ?
+		               "no healthy member" : "fewer healthy members than min-healthy");
+	for (unsigned k = 0; k < eg->ans.count; k++) {
+		for (unsigned i = 0; i < tr->n; i++) {
+			if (tr->m[i].answer == (int)k)
+				ops_buf_printf(w, "answer %u: %s/%s\n", k + 1, tr->m[i].pool, tr->m[i].name);
+		}
+	}
 }
 
 /* gs: the snapshot the answer below is computed from (NULL without GSLB); seed: the
@@ -221,35 +338,177 @@ explain_gslb(struct req *r, const struct explain_args *x, const struct gslb_stat
 	struct gslb_client gc = { .addr = (const struct sockaddr *)&x->addr, .has_ecs = x->has_ecs,
 	                          .ecs_family = x->ecs_family, .ecs_source = x->ecs_source };
 	memcpy(gc.ecs_addr, x->ecs_addr, sizeof(gc.ecs_addr));
-	struct gslb_answer ans;
+	struct explain_gslb *eg = calloc(1, sizeof(*eg));
+	if (eg == NULL) {
+		control__refuse(r, "explain: out of memory");
+		return;
+	}
 	gslb_pick_seed(seed);
-	int rc = gslb_pick(gs, x->qname, x->qtype, &gc, &ans);
-	if (rc != 0) {
+	if (gslb_explain(gs, x->qname, x->qtype, &gc, &eg->ans, &eg->tr) != 0) {
 		if (r->json)
 			ops_buf_printf(r->out, ",\"gslb\":{\"dynamic\":false}");
 		else
 			ops_buf_printf(r->out, "gslb:    not a dynamic name\n");
+		free(eg);
 		return;
 	}
-	struct explain_gslb eg = { .r = r, .ans = &ans };
-	gslb_status(rt, explain_member, &eg);
-	const char *fb = (ans.flags & GSLB_ANSWER_SORRY) != 0      ? "sorry pool"
-	                 : (ans.flags & GSLB_ANSWER_FALLBACK) != 0 ? "fallback"
-	                                                            : NULL;
+	const struct gslb_trace *tr = &eg->tr;
+	const struct gslb_answer *ans = &eg->ans;
+	gslb_status(rt, explain_member, eg);
+	explain_why(eg, x->qtype);
+	const char *fb = (ans->flags & GSLB_ANSWER_SORRY) != 0      ? "sorry pool"
+	                 : (ans->flags & GSLB_ANSWER_FALLBACK) != 0 ? "fallback"
+	                                                             : NULL;
+	char client[INET6_ADDRSTRLEN + 8] = "";
+	if (tr->client_family != 0)
+		fmt_prefix(tr->client_family, tr->client_addr, tr->client_source, client,
+		           sizeof(client));
 	if (r->json) {
 		ops_buf_printf(r->out, ",\"gslb\":{\"dynamic\":true,\"pool\":");
-		ops_buf_json_str(r->out, eg.pool[0] != '\0' ? eg.pool : NULL);
-		ops_buf_printf(r->out, ",\"addresses\":%u,\"ttl\":%" PRIu32 ",\"ecs_scope\":%u,"
-		               "\"fallback\":", ans.count, ans.ttl, ans.scope);
+		ops_buf_json_str(r->out, tr->pool);
+		ops_buf_printf(r->out, ",\"policy\":\"%s\",\"addresses\":%u,\"ttl\":%" PRIu32
+		               ",\"ecs_scope\":%u,\"fallback\":", policy_name(tr->policy), ans->count,
+		               ans->ttl, ans->scope);
 		ops_buf_json_str(r->out, fb);
-		ops_buf_printf(r->out, ",\"picked\":[%s]}", eg.picked.s != NULL ? eg.picked.s : "");
+		ops_buf_printf(r->out, ",\"sorry_pool\":");
+		ops_buf_json_str(r->out, tr->sorry_pool);
+		ops_buf_printf(r->out, ",\"client\":");
+		ops_buf_json_str(r->out, client[0] != '\0' ? client : NULL);
+		ops_buf_printf(r->out, ",\"client_from_ecs\":%s,\"candidates\":%u,\"min_healthy\":%u,"
+		               "\"drained_skipped\":%u,\"picked\":[", tr->client_ecs ? "true" : "false",
+		               tr->candidates, tr->min_healthy, tr->drained);
+		for (unsigned k = 0, n = 0; k < ans->count; k++) {
+			for (unsigned i = 0; i < tr->n; i++) {
+				const struct gslb_trace_member *m = &tr->m[i];
+				if (m->answer != (int)k)
+					continue;
+				ops_buf_printf(r->out, "%s{\"pool\":", n++ > 0 ? "," : "");
+				ops_buf_json_str(r->out, m->pool);
+				ops_buf_printf(r->out, ",\"member\":");
+				ops_buf_json_str(r->out, m->name);
+				ops_buf_printf(r->out, ",\"up\":%s,\"drained\":%s,\"weight\":%u,\"reason\":",
+				               m->up ? "true" : "false", m->drained ? "true" : "false",
+				               m->weight);
+				ops_buf_json_str(r->out, eg->reason[i]);
+				ops_buf_printf(r->out, "}");
+			}
+		}
+		ops_buf_printf(r->out, "],\"members\":[");
+		for (unsigned i = 0; i < tr->n; i++) {
+			const struct gslb_trace_member *m = &tr->m[i];
+			ops_buf_printf(r->out, "%s{\"pool\":", i > 0 ? "," : "");
+			ops_buf_json_str(r->out, m->pool);
+			ops_buf_printf(r->out, ",\"member\":");
+			ops_buf_json_str(r->out, m->name);
+			ops_buf_printf(r->out, ",\"state\":\"%s\",\"up\":%s,\"drained\":%s,\"weight\":%u,"
+			               "\"priority\":%u,\"rtt_us\":%" PRId64 ",\"region\":",
+			               tm_state_name(m->state), m->up ? "true" : "false",
+			               m->drained ? "true" : "false", m->weight, m->priority, m->rtt_us);
+			ops_buf_json_str(r->out, m->region);
+			ops_buf_printf(r->out, ",\"reason\":");
+			ops_buf_json_str(r->out, eg->reason[i]);
+			if (m->scored)
+				ops_buf_printf(r->out, ",\"score\":%.6g", m->score);
+			else
+				ops_buf_printf(r->out, ",\"score\":null");
+			if (m->answer >= 0)
+				ops_buf_printf(r->out, ",\"answer\":%d}", m->answer + 1);
+			else
+				ops_buf_printf(r->out, ",\"answer\":null}");
+		}
+		ops_buf_printf(r->out, "],\"failover\":");
+		if (tr->n_groups > 0) {
+			ops_buf_printf(r->out, "{\"groups\":[");
+			for (unsigned g = 0; g < tr->n_groups; g++)
+				ops_buf_printf(r->out, "%s{\"priority\":%u,\"healthy\":%u}", g > 0 ? "," : "",
+				               tr->groups[g].priority, tr->groups[g].healthy);
+			ops_buf_printf(r->out, "],\"chosen\":%u,\"below_min_healthy\":%s}", tr->group,
+			               tr->group_under_min ? "true" : "false");
+		} else {
+			ops_buf_printf(r->out, "null");
+		}
+		ops_buf_printf(r->out, ",\"topology\":");
+		if (tr->region_step != GSLB_STEP_NONE) {
+			char match[INET6_ADDRSTRLEN + 8] = "";
+			if (tr->region_source == GSLB_REGION_CIDR)
+				fmt_prefix(tr->client_family, tr->region_net, tr->region_prefix, match,
+				           sizeof(match));
+			ops_buf_printf(r->out, "{\"source\":\"%s\",\"region\":",
+			               tr->region_source == GSLB_REGION_CIDR    ? "cidr"
+			               : tr->region_source == GSLB_REGION_GEOIP ? "geoip"
+			                                                        : "none");
+			ops_buf_json_str(r->out, tr->region);
+			ops_buf_printf(r->out, ",\"subnet\":");
+			ops_buf_json_str(r->out, match[0] != '\0' ? match : NULL);
+			ops_buf_printf(r->out, ",\"line\":%d,\"country\":", tr->region_line);
+			ops_buf_json_str(r->out, tr->region_country[0] != '\0' ? tr->region_country : NULL);
+			ops_buf_printf(r->out, ",\"step\":%d,\"order\":\"%s\",\"answered_region\":",
+			               tr->region_step, tr->order_global ? "global" : "region");
+			ops_buf_json_str(r->out, tr->answered_region);
+			ops_buf_printf(r->out, "}");
+		} else {
+			ops_buf_printf(r->out, "null");
+		}
+		ops_buf_printf(r->out, ",\"hash\":");
+		if (tr->policy == GSLB_HASH && !tr->not_address_type && !tr->no_family)
+			ops_buf_printf(r->out, "{\"prefix\":%u,\"key\":\"%016" PRIx64 "\"}",
+			               tr->hash_prefix, tr->hash_key);
+		else
+			ops_buf_printf(r->out, "null");
+		ops_buf_printf(r->out, ",\"why\":[");
+		const char *s = eg->why.s != NULL ? eg->why.s : "";
+		for (unsigned n = 0; *s != '\0'; n++) {
+			size_t len = strcspn(s, "\n");
+			char line[512];
+			snprintf(line, sizeof(line), "%.*s", (int)len, s);
+			ops_buf_printf(r->out, "%s", n > 0 ? "," : "");
+			ops_buf_json_str(r->out, line);
+			s += len + (s[len] != '\0');
+		}
+		ops_buf_printf(r->out, "]}");
 	} else {
-		ops_buf_printf(r->out, "gslb:    dynamic name of pool %s: %u address(es), TTL %" PRIu32
-		               ", ECS scope /%u%s%s\n%s", eg.pool[0] != '\0' ? eg.pool : "?", ans.count,
-		               ans.ttl, ans.scope, fb != NULL ? ", answered by the " : "",
-		               fb != NULL ? fb : "", eg.picked.s != NULL ? eg.picked.s : "");
+		ops_buf_printf(r->out, "gslb:    dynamic name of pool %s, policy %s: %u address(es), "
+		               "TTL %" PRIu32 ", ECS scope /%u%s%s\n", tr->pool, policy_name(tr->policy),
+		               ans->count, ans->ttl, ans->scope, fb != NULL ? ", answered by the " : "",
+		               fb != NULL ? fb : "");
+		if (client[0] != '\0')
+			ops_buf_printf(r->out, "client:  %s (%s)\n", client,
+			               tr->client_ecs ? "from ECS" : "source address");
+		ops_buf_printf(r->out, "members:\n");
+		for (unsigned i = 0; i < tr->n; i++) {
+			const struct gslb_trace_member *m = &tr->m[i];
+			ops_buf_printf(r->out, "  %s/%s: %s, %s%s, weight %u, priority %u%s%s", m->pool,
+			               m->name, tm_state_name(m->state), m->up ? "up" : "DOWN",
+			               m->drained ? ", drained" : "", m->weight, m->priority,
+			               m->region != NULL ? ", region " : "", m->region != NULL ? m->region : "");
+			if (m->rtt_us >= 0)
+				ops_buf_printf(r->out, ", rtt %.1fms", (double)m->rtt_us / 1000.0);
+			if (m->scored)
+				ops_buf_printf(r->out, ", score %.4g", m->score);
+			if (eg->reason[i][0] != '\0')
+				ops_buf_printf(r->out, " (%s)", eg->reason[i]);
+			ops_buf_printf(r->out, "\n");
+		}
+		ops_buf_printf(r->out, "why:\n");
+		const char *s = eg->why.s != NULL ? eg->why.s : "";
+		while (*s != '\0') {
+			size_t len = strcspn(s, "\n");
+			ops_buf_printf(r->out, "  %.*s\n", (int)len, s);
+			s += len + (s[len] != '\0');
+		}
+		for (unsigned k = 0; k < ans->count; k++) {
+			for (unsigned i = 0; i < tr->n; i++) {
+				const struct gslb_trace_member *m = &tr->m[i];
+				if (m->answer == (int)k)
+					ops_buf_printf(r->out, "  picked %s/%s: %s%s, weight %u%s%s\n", m->pool,
+					               m->name, m->up ? "up" : "DOWN",
+					               m->drained ? ", drained" : "", m->weight,
+					               eg->reason[i][0] != '\0' ? ", " : "", eg->reason[i]);
+			}
+		}
 	}
-	ops_buf_free(&eg.picked);
+	ops_buf_free(&eg->why);
+	free(eg);
 }
 
 static void

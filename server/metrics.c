@@ -52,6 +52,7 @@ struct member {
 	unsigned weight;
 	int64_t rtt_us;
 	time_t since;
+	uint64_t transitions;
 	char reason[GSLB_REASON_MAX], last[GSLB_REASON_MAX];
 };
 
@@ -93,6 +94,7 @@ collect_member(void *arg, const struct gslb_member_status *st)
 	m->weight = st->weight;
 	m->rtt_us = st->rtt_us;
 	m->since = st->since;
+	m->transitions = st->transitions;
 	snprintf(m->reason, sizeof(m->reason), "%s", st->reason != NULL ? st->reason : "");
 	snprintf(m->last, sizeof(m->last), "%s", st->last_result != NULL ? st->last_result : "");
 }
@@ -327,6 +329,13 @@ metrics_gslb(struct metrics *m, struct ops_buf *b)
 		member_labels(b, "signpost_gslb_member_state_since_seconds", &ms.m[i]);
 		ops_buf_printf(b, "%lld\n", (long long)ms.m[i].since);
 	}
+	/* A counter, so rate() shows flapping that the up gauge, sampled, can miss. */
+	help(b, "signpost_gslb_member_state_changes_total", "counter",
+	     "Health state changes (up to down or down to up) since the daemon started.");
+	for (size_t i = 0; i < ms.n; i++) {
+		member_labels(b, "signpost_gslb_member_state_changes_total", &ms.m[i]);
+		ops_buf_printf(b, "%" PRIu64 "\n", ms.m[i].transitions);
+	}
 	free(ms.m);
 }
 
@@ -387,10 +396,11 @@ page_status_json(struct metrics *m, struct ops_buf *b)
 		ops_buf_printf(b, ",\"member\":");
 		ops_buf_json_str(b, x->member);
 		ops_buf_printf(b, ",\"up\":%s,\"drained\":%s,\"weight\":%u,\"rtt_us\":%" PRId64
-		               ",\"since\":%lld,\"checked\":%s,\"last_ok\":%s,\"reason\":",
+		               ",\"since\":%lld,\"checked\":%s,\"last_ok\":%s,\"state_changes\":%"
+		               PRIu64 ",\"reason\":",
 		               x->up ? "true" : "false", x->drained ? "true" : "false", x->weight,
 		               x->rtt_us, (long long)x->since, x->has_check ? "true" : "false",
-		               x->last_ok ? "true" : "false");
+		               x->last_ok ? "true" : "false", x->transitions);
 		ops_buf_json_str(b, x->reason);
 		ops_buf_printf(b, ",\"last_result\":");
 		ops_buf_json_str(b, x->last);

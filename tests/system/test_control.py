@@ -11,6 +11,9 @@ import signal
 import socket
 import stat
 
+import dns.edns
+import dns.message
+import dns.query
 import dns.rcode
 import pytest
 
@@ -377,6 +380,199 @@ def test_gslb_drain_survives_a_restart(signpost):
             assert a_addrs(second, "gw." + ZONE) == ["192.0.2.11"]
     finally:
         second.stop()
+
+
+# ---- explain: why a GSLB answer (gslb_explain() runs gslb_pick()'s own decision code) ----------
+
+WHY_YAML = """gslb:
+  checks:
+    tcp-dead:
+      type: tcp
+      interval: 1
+      timeout: 1
+      rise: 1
+      fall: 1
+      initial: down
+      port: %d
+  pools:
+    dc:
+      min-healthy: 2
+      max-answers: 2
+      fallback: pool:sorry
+      members:
+        - { name: dc1-a, address: 198.51.100.1, priority: 1 }
+        - { name: dc1-b, address: 198.51.100.2, priority: 1 }
+        - { name: dc2-a, address: 203.0.113.1, priority: 2 }
+        - { name: dc2-b, address: 203.0.113.2, priority: 2 }
+    sorry:
+      members:
+        - { name: sorry, address: 192.0.2.250 }
+    geo:
+      members:
+        - { name: fra, address: 192.0.2.1, region: eu }
+        - { name: iad, address: 192.0.2.2, region: us }
+        - { name: sin, address: 127.0.0.1, region: ap, check: tcp-dead }
+    ring:
+      members:
+        - { name: h1, address: 192.0.2.31 }
+        - { name: h2, address: 192.0.2.32 }
+        - { name: h3, address: 192.0.2.33 }
+        - { name: h4, address: 192.0.2.34 }
+  topology:
+    - { subnet: 10.0.0.0/8, region: eu }
+    - { subnet: 10.20.0.0/16, region: us }
+    - { subnet: 172.16.0.0/12, region: ap }
+  region-order:
+    eu: [eu, us]
+    ap: [ap, us, eu]
+  names:
+    - { name: dc.ops.example., pool: dc, policy: failover }
+    - { name: geo.ops.example., pool: geo, policy: topology }
+    - { name: hh.ops.example., pool: ring, policy: hash }
+"""
+
+
+@pytest.fixture
+def why_auth(signpost):
+    return ou.start_or_skip_gslb(signpost, pytest, extra_yaml=WHY_YAML % closed_port())
+
+
+def explain(server, name, *extra):
+    r = ctl(server, "explain", name + ZONE, "A", *extra, json_out=True)
+    assert r.rc == 0, r
+    return r.json()
+
+
+def picked(j):
+    return [p["member"] for p in j["gslb"]["picked"]]
+
+
+def answer_addrs(j):
+    return sorted(rr.split()[-1] for rr in j["response"]["answer"] if " A " in rr or "\tA\t" in rr)
+
+
+def test_explain_failover_names_the_backup_group_and_why(why_auth):
+    j = explain(why_auth, "dc.", "--client", "192.0.2.99")
+    g = j["gslb"]
+    assert g["policy"] == "failover" and g["fallback"] is None
+    assert g["failover"] == {"groups": [{"priority": 1, "healthy": 2}], "chosen": 1,
+                             "below_min_healthy": False}
+    assert set(picked(j)) == {"dc1-a", "dc1-b"}
+    assert "failover group 1: 2 healthy, min-healthy 2: answers" in g["why"]
+
+    # Drain one member of the primary group: it falls below min-healthy 2, DC2 answers.
+    assert ctl(why_auth, "gslb", "drain", "dc", "dc1-a").rc == 0
+    j = explain(why_auth, "dc.", "--client", "192.0.2.99")
+    g = j["gslb"]
+    assert g["failover"]["groups"] == [{"priority": 1, "healthy": 1},
+                                       {"priority": 2, "healthy": 2}]
+    assert g["failover"]["chosen"] == 2 and not g["failover"]["below_min_healthy"]
+    assert g["drained_skipped"] == 1
+    assert "dc/dc1-a skipped: drained by an operator" in g["why"]
+    assert "failover group 1: 1 healthy, min-healthy 2: failed (below min-healthy), next group" \
+        in g["why"]
+    assert "failover group 2: 2 healthy, min-healthy 2: answers" in g["why"]
+    assert set(picked(j)) == {"dc2-a", "dc2-b"}
+    assert answer_addrs(j) == ["203.0.113.1", "203.0.113.2"]
+    states = {m["member"]: m["state"] for m in g["members"]}
+    assert states == {"dc1-a": "drained", "dc1-b": "candidate", "dc2-a": "candidate",
+                      "dc2-b": "candidate"}
+    # The explanation agrees with what the daemon answers.
+    assert a_addrs(why_auth, "dc." + ZONE) == ["203.0.113.1", "203.0.113.2"]
+    t = ctl(why_auth, "explain", "dc." + ZONE, "A", "--client", "192.0.2.99")
+    assert t.rc == 0 and "policy failover" in t.out
+    assert "failover group 2: 2 healthy, min-healthy 2: answers" in t.out
+    assert "dc/dc1-a skipped: drained by an operator" in t.out
+
+    # One down in each group: no group has min-healthy members, the first with any answers.
+    assert ctl(why_auth, "gslb", "drain", "dc", "dc2-a").rc == 0
+    g = explain(why_auth, "dc.", "--client", "192.0.2.99")["gslb"]
+    assert g["failover"]["chosen"] == 1 and g["failover"]["below_min_healthy"]
+    assert [m["member"] for m in g["picked"]] == ["dc1-b"]
+
+    # Everything drained: the sorry pool answers, and the explanation says so.
+    for m in ("dc1-b", "dc2-b"):
+        assert ctl(why_auth, "gslb", "drain", "dc", m).rc == 0
+    j = explain(why_auth, "dc.", "--client", "192.0.2.99")
+    g = j["gslb"]
+    assert g["fallback"] == "sorry pool" and g["sorry_pool"] == "sorry"
+    assert g["candidates"] == 0 and g["drained_skipped"] == 4
+    assert "no healthy member: sorry pool sorry answers" in g["why"]
+    assert picked(j) == ["sorry"] and answer_addrs(j) == ["192.0.2.250"]
+    assert a_addrs(why_auth, "dc." + ZONE) == ["192.0.2.250"]
+
+
+def test_explain_topology_names_the_subnet_region_and_order_step(why_auth):
+    g = explain(why_auth, "geo.", "--client", "10.1.2.3")["gslb"]
+    topo = g["topology"]
+    assert topo["source"] == "cidr" and topo["subnet"] == "10.0.0.0/8" and topo["line"] > 0
+    assert topo["region"] == "eu" and topo["step"] == 0 and topo["answered_region"] == "eu"
+    assert [p["member"] for p in g["picked"]] == ["fra"]
+    assert "client matched topology subnet 10.0.0.0/8 (line %d): region eu" % topo["line"] \
+        in g["why"]
+
+    # The longest prefix wins, and with ECS the subnet comes from the option (RFC 7871).
+    j = explain(why_auth, "geo.", "--client", "10.1.2.3", "--ecs", "10.20.5.0/24")
+    g = j["gslb"]
+    assert g["client"] == "10.20.5.0/24" and g["client_from_ecs"]
+    assert g["topology"]["subnet"] == "10.20.0.0/16" and g["topology"]["region"] == "us"
+    assert picked(j) == ["iad"] and g["ecs_scope"] == 16
+
+    # Region ap's only member is down (its check): step 1 of ap's region-order is ap
+    # itself, so step 2 (us) answers; the down member is named with its state.
+    g = explain(why_auth, "geo.", "--client", "172.16.9.9")["gslb"]
+    assert g["topology"]["region"] == "ap" and g["topology"]["order"] == "region"
+    assert g["topology"]["step"] == 2 and g["topology"]["answered_region"] == "us"
+    assert [p["member"] for p in g["picked"]] == ["iad"]
+    assert {m["member"]: m["state"] for m in g["members"]}["sin"] == "down"
+    assert any(w.startswith("geo/sin skipped: down") for w in g["why"])
+
+    # eu drained: eu's region-order sends the client to us.
+    assert ctl(why_auth, "gslb", "drain", "geo", "fra").rc == 0
+    g = explain(why_auth, "geo.", "--client", "10.1.2.3")["gslb"]
+    assert g["topology"]["step"] == 2 and g["topology"]["answered_region"] == "us"
+    assert "region eu has no healthy member; step 2 of the region's region-order: region us " \
+        "answers" in g["why"]
+
+    # No match at all: nothing to go on, any candidate.
+    g = explain(why_auth, "geo.", "--client", "192.0.2.1")["gslb"]
+    assert g["topology"]["source"] == "none" and g["topology"]["region"] is None
+    assert "client matched no topology subnet and no GeoIP entry" in g["why"]
+
+
+def test_explain_hash_shows_scores_and_the_winner_the_daemon_answers(why_auth):
+    for subnet in ("198.51.100.0/24", "203.0.113.0/24", "192.0.2.0/24", "10.9.8.0/24"):
+        j = explain(why_auth, "hh.", "--client", "127.0.0.1", "--ecs", subnet)
+        g = j["gslb"]
+        assert g["hash"]["prefix"] == 24 and g["ecs_scope"] == 24
+        scores = {m["member"]: m["score"] for m in g["members"]}
+        assert all(v is not None and v > 0 for v in scores.values()), scores
+        best = max(scores, key=scores.get)
+        assert picked(j) == [best]
+        assert any(w.startswith("hash of client subnet %s (key " % subnet) for w in g["why"])
+        # The daemon's own answer for a query with that ECS option is the same member.
+        q = dns.message.make_query("hh." + ZONE, "A", use_edns=0, options=[
+            dns.edns.ECSOption(subnet.split("/")[0], 24)])
+        r = dns.query.udp(q, "127.0.0.1", port=why_auth.port, timeout=3)
+        got = [rr.address for rrset in r.answer for rr in rrset]
+        addr = {"h1": "192.0.2.31", "h2": "192.0.2.32", "h3": "192.0.2.33", "h4": "192.0.2.34"}
+        assert got == [addr[best]], (subnet, got, scores)
+    # A member drained: only its clients move; the explanation no longer scores it.
+    victim = picked(explain(why_auth, "hh.", "--client", "127.0.0.1", "--ecs",
+                            "198.51.100.0/24"))[0]
+    assert ctl(why_auth, "gslb", "drain", "ring", victim).rc == 0
+    g = explain(why_auth, "hh.", "--client", "127.0.0.1", "--ecs", "198.51.100.0/24")["gslb"]
+    ms = {m["member"]: m for m in g["members"]}
+    assert ms[victim]["state"] == "drained" and ms[victim]["score"] is None
+    assert g["picked"][0]["member"] != victim
+
+
+def test_explain_of_a_non_address_type_says_nodata(why_auth):
+    r = ctl(why_auth, "explain", "dc." + ZONE, "TXT", "--client", "192.0.2.99", json_out=True)
+    assert r.rc == 0, r
+    g = r.json()["gslb"]
+    assert g["addresses"] == 0 and g["why"] == ["TXT is not A or AAAA: the name answers NODATA "
+                                                 "for it"]
 
 
 # ---- systemd readiness (Type=notify) --------------------------------------------------------
