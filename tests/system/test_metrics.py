@@ -8,6 +8,7 @@ Run: SIGNPOST_BUILD=/work/main/build /usr/bin/python3 -m pytest tests/system/tes
 
 import json
 import socket
+import time
 
 import dns.rcode
 import pytest
@@ -153,3 +154,77 @@ def test_gslb_member_health_in_metrics_and_status_json(signpost):
     j = json.loads(ou.http_get(port, "/status.json")[1])
     by = {(x["pool"], x["member"]): x for x in j["gslb"]["members"]}
     assert by[("web", "web2")]["drained"] and not by[("backend", "dead")]["up"]
+
+
+def wait_for(fn, timeout):
+    """Polls fn() every 0.2 s until it returns a true value (returned) or timeout passes."""
+    end = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() > end:
+            return v
+        time.sleep(0.2)
+
+
+def listener(port=0):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(16)
+    return s
+
+
+def test_gslb_state_changes_counter_moves_when_a_backend_stops_and_returns(signpost):
+    backend = listener()
+    bport = backend.getsockname()[1]
+    port = dnsutil.free_port()
+    yaml = """gslb:
+  checks:
+    tcp-live:
+      type: tcp
+      interval: 1
+      timeout: 1
+      rise: 1
+      fall: 1
+      initial: up
+      port: %d
+  pools:
+    app:
+      members:
+        - { name: live, address: 127.0.0.1, check: tcp-live }
+        - { name: other, address: 192.0.2.44 }
+  names:
+    - { name: app.ops.example., pool: app, policy: weighted }
+""" % bport
+    try:
+        s = ou.start_or_skip_gslb(signpost, pytest, extra_yaml=yaml + ou.metrics_yaml(port))
+        s.metrics_port = port
+        key = 'signpost_gslb_member_state_changes_total{pool="app",member="live"}'
+        rtt = 'signpost_gslb_check_rtt_seconds{pool="app",member="live"}'
+        # Up from the start (initial: up) and checked: no change yet, a measured RTT.
+        m = wait_for(lambda: (lambda m: m if rtt in m else None)(scrape(s)), 5)
+        assert m is not None, "no check RTT for a live backend"
+        assert m[key] == 0 and m['signpost_gslb_member_up{pool="app",member="live"}'] == 1
+        assert 0 < m[rtt] < 1
+        assert scrape(s)['signpost_gslb_member_state_changes_total{pool="app",member="other"}'] == 0
+        text = ou.http_get(port, "/metrics")[1]
+        assert "# TYPE signpost_gslb_member_state_changes_total counter" in text
+
+        backend.close()   # connection refused from now on: down after fall = 1 check
+        m = wait_for(lambda: (lambda m: m if m[key] >= 1 else None)(scrape(s)), 5)
+        assert m is not None, "the counter did not move after the backend stopped"
+        assert m[key] == 1 and m['signpost_gslb_member_up{pool="app",member="live"}'] == 0
+        j = json.loads(ou.http_get(port, "/status.json")[1])
+        live = [x for x in j["gslb"]["members"] if x["member"] == "live"][0]
+        assert live["state_changes"] == 1 and not live["up"]
+        assert "refused" in live["reason"], live
+        g = ou.ctl(s, "gslb", "status", "app", json_out=True).json()
+        assert [x["state_changes"] for x in g["members"] if x["member"] == "live"] == [1]
+
+        backend = listener(bport)   # back: up after rise = 1 check
+        m = wait_for(lambda: (lambda m: m if m[key] >= 2 else None)(scrape(s)), 5)
+        assert m is not None and m[key] == 2
+        assert m['signpost_gslb_member_up{pool="app",member="live"}'] == 1
+        assert m['signpost_gslb_member_state_changes_total{pool="app",member="other"}'] == 0
+    finally:
+        backend.close()
