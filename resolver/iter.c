@@ -400,8 +400,16 @@ iter__task_start(struct task *t)
 		}
 		if (t->qtype == LDNS_RR_TYPE_CNAME ||
 		    (e = cache__get(r->cache, t->qname, LDNS_RR_TYPE_CNAME, t->qclass,
-		                    RANK_ANSWER_NONAA, 0)) == NULL)
+		                    RANK_ANSWER_NONAA, 0)) == NULL) {
+			/* Nothing cached for the name itself: validated NSEC/NSEC3 ranges may
+			 * still prove it absent (RFC 8198); the client's task only, as address
+			 * fetches for NS names are not validated. */
+			if (t->parent == NULL && secure__aggressive(t)) {
+				task_finish(t, true);
+				return;
+			}
 			break;
+		}
 		struct wire_reader rd;
 		uint8_t target[DNAME_MAXLEN];
 		size_t tl;

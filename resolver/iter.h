@@ -141,6 +141,7 @@ struct resolver {
 	struct client_count *clients[256];
 	bool primed, priming;
 	struct keyzone *keyzones;       /* validated zone keys (secure.c) */
+	struct nseczone *nseczones;     /* validated NSEC/NSEC3 records (secure.c, RFC 8198) */
 	struct dnssec_config dcfg;
 	/* resolver_submit() */
 	uv_async_t async;
@@ -177,5 +178,10 @@ bool secure__wanted(const struct request *req);
 void secure__start(struct request *req);
 void secure__detach(void *job);
 void secure__fini(struct resolver *r);
+/* Aggressive use of validated NSEC/NSEC3 records (RFC 8198): when the records remembered
+ * for the zone of t's name prove it has no t->qtype (or does not exist), caches the
+ * negative answer with that proof (validation checks it again like any upstream answer)
+ * and returns true: no upstream query is needed. */
+bool secure__aggressive(struct task *t);
 
 #endif

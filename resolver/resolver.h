@@ -263,6 +263,8 @@ struct resolver_stats {
 	uint64_t requests, joined, upstream_queries, upstream_timeouts, tcp_retries, edns_fallbacks;
 	uint64_t servfail, stale_answers, limit_hits, prefetches, rejected_replies, bogus;
 	uint64_t secure;            /* answers validation found secure (AD) */
+	uint64_t aggressive_nsec;   /* negative answers proven from cached NSEC/NSEC3 records
+	                               without asking (RFC 8198) */
 };
 void resolver_get_stats(const struct resolver *r, struct resolver_stats *out);
 

@@ -18,6 +18,24 @@
 
 #define KEY_TTL_MAX 3600        /* s: validated key sets are re-checked at least hourly */
 #define KEY_TTL_NEG 300         /* s: insecure / bogus verdicts for a zone */
+#define NSEC_PER_ZONE 8         /* validated NSEC/NSEC3 records remembered per zone; a
+                                   proof built from them stays under the validator's 16
+                                   denial records per response */
+#define NSEC_ZONES 256          /* zones remembered (least recently added dropped) */
+
+/* Validated denial records of one signed zone, for aggressive use (RFC 8198). */
+struct nseczone {
+	struct nseczone *next;
+	uint8_t zone[DNAME_MAXLEN];
+	ldns_rr *soa;               /* the zone's SOA, from the last negative answer */
+	int64_t soa_expire_ms;
+	struct {
+		ldns_rr *rr;                /* NSEC or NSEC3 (owned) */
+		ldns_rr_list *sigs;         /* its RRSIGs (owned) */
+		int64_t expire_ms;          /* min(TTL, RRSIG ttl limit) from when it was seen */
+	} rec[NSEC_PER_ZONE];
+	unsigned n, next_slot;
+};
 
 struct keyzone {
 	struct keyzone *next;
@@ -95,9 +113,25 @@ kz_store(struct resolver *r, const uint8_t *zone, enum dnssec_result st, int ede
 	r->keyzones = k;
 }
 
+static void
+nz_free(struct nseczone *z)
+{
+	for (unsigned i = 0; i < z->n; i++) {
+		ldns_rr_free(z->rec[i].rr);
+		ldns_rr_list_deep_free(z->rec[i].sigs);
+	}
+	ldns_rr_free(z->soa);
+	free(z);
+}
+
 void
 secure__fini(struct resolver *r)
 {
+	while (r->nseczones != NULL) {
+		struct nseczone *z = r->nseczones;
+		r->nseczones = z->next;
+		nz_free(z);
+	}
 	while (r->keyzones != NULL) {
 		struct keyzone *k = r->keyzones;
 		r->keyzones = k->next;
@@ -407,6 +441,201 @@ on_fetch(void *arg, const struct resolver_result *res)
 	walk(j);
 }
 
+/* ---- aggressive use of NSEC/NSEC3 (RFC 8198) --------------------------------------------- */
+
+static struct nseczone *
+nz_get(struct resolver *r, const uint8_t *zone, bool create)
+{
+	unsigned n = 0;
+	for (struct nseczone *z = r->nseczones; z != NULL; z = z->next, n++) {
+		if (dname_equal(z->zone, zone))
+			return z;
+	}
+	if (!create)
+		return NULL;
+	if (n >= NSEC_ZONES) {
+		/* Full: drop the oldest zone (new ones go to the front). */
+		struct nseczone **pp = &r->nseczones;
+		while ((*pp)->next != NULL)
+			pp = &(*pp)->next;
+		nz_free(*pp);
+		*pp = NULL;
+	}
+	struct nseczone *z = calloc(1, sizeof(*z));
+	if (z == NULL)
+		return NULL;
+	dname_copy_lower(z->zone, zone);
+	z->next = r->nseczones;
+	r->nseczones = z;
+	return z;
+}
+
+/* Remembers the NSEC/NSEC3 records (with their RRSIGs) and the SOA of a denial that
+ * validation found SECURE for zone: RFC 8198 4 allows only validated records. */
+static void
+remember_nsec(struct vjob *j, const uint8_t *zone, const ldns_rr_list *auth)
+{
+	struct resolver *r = j->r;
+	int64_t now = cache__now_ms(r->cache);
+	struct nseczone *z = NULL;
+
+	for (size_t i = 0; i < ldns_rr_list_rr_count(auth); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(auth, i);
+		ldns_rr_type t = ldns_rr_get_type(rr);
+		if ((t != LDNS_RR_TYPE_NSEC && t != LDNS_RR_TYPE_NSEC3 && t != LDNS_RR_TYPE_SOA) ||
+		    !dname_is_subdomain(ldns_rdf_data(ldns_rr_owner(rr)), zone))
+			continue;
+		if (z == NULL && (z = nz_get(r, zone, true)) == NULL)
+			return;
+		int64_t exp = now + (int64_t)ldns_rr_ttl(rr) * 1000;
+		if (t == LDNS_RR_TYPE_SOA) {
+			ldns_rr_free(z->soa);
+			z->soa = ldns_rr_clone(rr);
+			z->soa_expire_ms = exp;
+			continue;
+		}
+		unsigned slot = z->n;
+		for (unsigned k = 0; k < z->n; k++) {
+			if (ldns_rr_get_type(z->rec[k].rr) == t &&
+			    ldns_dname_compare(ldns_rr_owner(z->rec[k].rr), ldns_rr_owner(rr)) == 0)
+				slot = k;       /* the same record seen again: refreshed */
+		}
+		if (slot == NSEC_PER_ZONE) {
+			slot = z->next_slot;    /* full: replace the oldest */
+			z->next_slot = (z->next_slot + 1) % NSEC_PER_ZONE;
+		}
+		if (slot < z->n) {
+			ldns_rr_free(z->rec[slot].rr);
+			ldns_rr_list_deep_free(z->rec[slot].sigs);
+		} else {
+			z->n++;
+		}
+		z->rec[slot].rr = ldns_rr_clone(rr);
+		ldns_rr_list *sigs = dnssec__sigs_for(auth, ldns_rr_owner(rr), t);
+		z->rec[slot].sigs = sigs != NULL ? ldns_rr_list_clone(sigs) : NULL;
+		ldns_rr_list_free(sigs);
+		/* Not past the signatures' original TTL either (RFC 8198 5.4 via RFC 4035
+		 * 5.3.3): the smallest TTL of the record and its RRSIGs. */
+		for (size_t k = 0; z->rec[slot].sigs != NULL &&
+		     k < ldns_rr_list_rr_count(z->rec[slot].sigs); k++) {
+			int64_t se = now + (int64_t)ldns_rr_ttl(ldns_rr_list_rr(z->rec[slot].sigs, k)) * 1000;
+			if (se < exp)
+				exp = se;
+		}
+		z->rec[slot].expire_ms = exp;
+	}
+}
+
+/* Appends rr as a whole RR ([owner][type][class][ttl][rdlen][rdata]) with TTL ttl to buf. */
+static bool
+put_whole(ldns_buffer *b, const ldns_rr *rr, uint32_t ttl, uint8_t *buf, size_t cap, size_t *len)
+{
+	const ldns_rdf *o = ldns_rr_owner(rr);
+	ldns_buffer_clear(b);
+	if (ldns_rr_rdata2buffer_wire(b, rr) != LDNS_STATUS_OK)
+		return false;
+	size_t ol = ldns_rdf_size(o), rl = ldns_buffer_position(b);
+	if (*len + ol + 10 + rl > cap)
+		return false;
+	uint8_t *h = buf + *len;
+	memcpy(h, ldns_rdf_data(o), ol);
+	h += ol;
+	uint16_t ty = ldns_rr_get_type(rr), cl = ldns_rr_get_class(rr);
+	uint8_t hd[10] = { (uint8_t)(ty >> 8), (uint8_t)ty, (uint8_t)(cl >> 8), (uint8_t)cl,
+	                   (uint8_t)(ttl >> 24), (uint8_t)(ttl >> 16), (uint8_t)(ttl >> 8),
+	                   (uint8_t)ttl, (uint8_t)(rl >> 8), (uint8_t)rl };
+	memcpy(h, hd, 10);
+	memcpy(h + 10, ldns_buffer_begin(b), rl);
+	*len += ol + 10 + rl;
+	return true;
+}
+
+bool
+secure__aggressive(struct task *t)
+{
+	struct request *req = t->req;
+	struct resolver *r = req->r;
+	int64_t now = cache__now_ms(r->cache);
+
+	if (!secure__wanted(req) || r->nseczones == NULL || t->qclass != LDNS_RR_CLASS_IN ||
+	    t->qtype == LDNS_RR_TYPE_DS)
+		return false;
+	/* The deepest zone with records at or above the name whose keys are still secure
+	 * (DS is answered by the parent: left to iteration). */
+	struct nseczone *z = NULL;
+	for (unsigned l = dname_labels(t->qname) + 1; l-- > 0 && z == NULL;) {
+		const uint8_t *zn = dname_suffix(t->qname, l);
+		struct nseczone *c = nz_get(r, zn, false);
+		struct keyzone *k = c != NULL ? kz_find(r, zn) : NULL;
+		if (c != NULL && k != NULL && k->status == DNSSEC_SECURE && c->soa != NULL &&
+		    c->soa_expire_ms > now)
+			z = c;
+	}
+	if (z == NULL)
+		return false;
+	ldns_rr_list *recs = ldns_rr_list_new();
+	for (unsigned i = 0; recs != NULL && i < z->n; i++) {
+		if (z->rec[i].expire_ms > now)
+			ldns_rr_list_push_rr(recs, z->rec[i].rr);
+	}
+	ldns_rdf *qn = ldns_dname_new_frm_data((uint16_t)dname_len(t->qname), t->qname);
+	struct dnssec_status st;
+	memset(&st, 0, sizeof(st));
+	enum dnssec_result res = recs != NULL && qn != NULL && ldns_rr_list_rr_count(recs) > 0
+	                         ? dnssec_aggressive_nsec(&r->dcfg, qn, (ldns_rr_type)t->qtype,
+	                                                  recs, &st)
+	                         : DNSSEC_INDETERMINATE;
+	ldns_rdf_deep_free(qn);
+	ldns_rr_list_free(recs);
+	if (res != DNSSEC_SECURE || (st.denial != DNSSEC_DENY_NXDOMAIN &&
+	                             st.denial != DNSSEC_DENY_NODATA))
+		return false;
+
+	/* The negative answer as if the zone had sent it: SOA, every live record of the zone
+	 * with its RRSIGs (validation picks what proves it), TTLs what is left of them. */
+	size_t cap = 16384, len = 0;
+	uint8_t *proof = malloc(cap);
+	ldns_buffer *b = ldns_buffer_new(512);
+	uint16_t n = 0;
+	int64_t min_exp = z->soa_expire_ms;
+	for (unsigned i = 0; proof != NULL && b != NULL && i < z->n; i++) {
+		if (z->rec[i].expire_ms <= now)
+			continue;
+		uint32_t ttl = (uint32_t)((z->rec[i].expire_ms - now + 999) / 1000);
+		if (z->rec[i].expire_ms < min_exp)
+			min_exp = z->rec[i].expire_ms;
+		if (put_whole(b, z->rec[i].rr, ttl, proof, cap, &len))
+			n++;
+		for (size_t k = 0; z->rec[i].sigs != NULL && k < ldns_rr_list_rr_count(z->rec[i].sigs);
+		     k++) {
+			if (put_whole(b, ldns_rr_list_rr(z->rec[i].sigs, k), ttl, proof, cap, &len))
+				n++;
+		}
+	}
+	bool ok = false;
+	if (b != NULL)
+		ldns_buffer_clear(b);
+	if (proof != NULL && b != NULL && ldns_rr_rdata2buffer_wire(b, z->soa) == LDNS_STATUS_OK) {
+		/* RFC 8198 5.4: the smaller of the SOA's TTL, its MINIMUM and the NSEC's TTL;
+		 * cache__put_negative() takes min(soa_ttl, MINIMUM). */
+		uint32_t ttl = (uint32_t)((min_exp - now + 999) / 1000);
+		uint8_t owner[DNAME_MAXLEN];
+		dname_copy_lower(owner, ldns_rdf_data(ldns_rr_owner(z->soa)));
+		uint8_t kind = st.denial == DNSSEC_DENY_NXDOMAIN ? CACHE_NXDOMAIN : CACHE_NODATA;
+		ok = cache__put_negative(r->cache, t->qname, t->qtype, t->qclass, kind, owner, ttl,
+		                         ldns_buffer_begin(b), ldns_buffer_position(b), RANK_AUTH_AA,
+		                         proof, len, n) == 0;
+	}
+	ldns_buffer_free(b);
+	free(proof);
+	if (ok) {
+		r->stats.aggressive_nsec++;
+		log_debug("resolver: %s from cached NSEC records (RFC 8198)",
+		          st.denial == DNSSEC_DENY_NXDOMAIN ? "NXDOMAIN" : "NODATA");
+	}
+	return ok;
+}
+
 /* ---- the verdict ---------------------------------------------------------------------- */
 
 /* The status of zone s from the key table: its keys when secure. */
@@ -601,6 +830,8 @@ evaluate(struct vjob *j)
 			                         &st);
 			if (zs == DNSSEC_BOGUS)
 				ede = st.ede >= 0 ? st.ede : DNSSEC_EDE_NSEC_MISSING;
+			else if (zs == DNSSEC_SECURE && signer != NULL)
+				remember_nsec(j, zone, auth);
 		}
 		res = combine(res, zs);
 	}

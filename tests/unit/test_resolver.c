@@ -1571,6 +1571,92 @@ secure_denials_get_ad(void **state)
 	signed_teardown(&z);
 }
 
+/* RFC 8198: after a validated NXDOMAIN, other names inside the same NSEC ranges are
+ * answered NXDOMAIN (and a type the NSEC at a name lacks, NODATA) with AD from the cache,
+ * without asking example.com's server; a name outside the known ranges is asked. */
+static void
+cached_nsec_ranges_answer_without_asking(void **state)
+{
+	struct fixture *f = *state;
+	struct signed_fixture z;
+	signed_hierarchy(f, &z);
+	const char *soa = signed_text(&z.example, "example.com. 300 IN SOA ns1.example.com. "
+	                                          "h.example.com. 1 3600 600 86400 60", false);
+	const char *apex = signed_text(&z.example, "example.com. 300 IN NSEC bad.example.com. "
+	                                           "NS SOA RRSIG NSEC DNSKEY", false);
+	const char *bad = signed_text(&z.example, "bad.example.com. 300 IN NSEC www.example.com. "
+	                                          "A RRSIG NSEC", false);
+	/* Any name below example.com that is not scripted otherwise: the same NXDOMAIN. */
+	const char *www = signed_text(&z.example, "www.example.com. 300 IN NSEC example.com. "
+	                                          "A RRSIG NSEC", false);
+	add_front(&f->s, (struct entry){ EXAMPLE, "nx.example.com.", true, .aa = true,
+	                                 .rcode = LDNS_RCODE_NXDOMAIN,
+	                                 .ns = cat(soa, cat(apex, bad)) });
+	add_front(&f->s, (struct entry){ EXAMPLE, "again.example.com.", true, .aa = true,
+	                                 .rcode = LDNS_RCODE_NXDOMAIN,
+	                                 .ns = cat(soa, cat(apex, bad)) });
+	add_front(&f->s, (struct entry){ EXAMPLE, "zzz.example.com.", true, .aa = true,
+	                                 .rcode = LDNS_RCODE_NXDOMAIN,
+	                                 .ns = cat(soa, cat(apex, www)) });
+	start(f);
+	struct outcome o = { 0 };
+	ldns_pkt *p = resolve(f, "nx.example.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	assert_true(o.ad);
+	ldns_pkt_free(p);
+	unsigned before = f->s.nasked;
+
+	memset(&o, 0, sizeof(o));
+	p = resolve(f, "other.example.com.", LDNS_RR_TYPE_AAAA, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	assert_true(o.ad);
+	ldns_pkt_free(p);
+	memset(&o, 0, sizeof(o));
+	p = resolve(f, "deep.below.cat.example.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	assert_true(o.ad);
+	ldns_pkt_free(p);
+	memset(&o, 0, sizeof(o));
+	p = resolve(f, "bad.example.com.", LDNS_RR_TYPE_TXT, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NOERROR);
+	assert_int_equal(ldns_pkt_ancount(p), 0);
+	assert_true(o.ad);
+	ldns_pkt_free(p);
+	assert_int_equal(f->s.nasked, before);          /* nothing was asked */
+	struct resolver_stats st;
+	resolver_get_stats(f->r, &st);
+	assert_int_equal(st.aggressive_nsec, 3);
+	/* The answer path serves them too, with AD and (DO) the proof. */
+	struct resolver_question q;
+	uint8_t wire[4096], rcode;
+	bool refresh;
+	question(&q, "other.example.com.", LDNS_RR_TYPE_AAAA);
+	q.dnssec_ok = true;
+	size_t n = resolver_cache_answer(f->cache, &q, wire, sizeof(wire), &rcode, &refresh);
+	assert_true(n > 0);
+	assert_int_equal(ldns_wire2pkt(&p, wire, n), LDNS_STATUS_OK);
+	assert_true(ldns_pkt_ad(p));
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	ldns_pkt_free(p);
+
+	/* Past the known ranges (www -> apex was never seen): asked. */
+	memset(&o, 0, sizeof(o));
+	p = resolve(f, "zzz.example.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	assert_true(o.ad);
+	ldns_pkt_free(p);
+	assert_int_equal(count_asked(&f->s, EXAMPLE, "zzz.example.com."), 1);
+	/* The records expire with their TTL (300 s): then the name is asked. */
+	cache__advance(f->cache, 301 * 1000);
+	memset(&o, 0, sizeof(o));
+	p = resolve(f, "again.example.com.", LDNS_RR_TYPE_A, &o);
+	assert_int_equal(ldns_pkt_get_rcode(p), LDNS_RCODE_NXDOMAIN);
+	assert_true(o.ad);
+	ldns_pkt_free(p);
+	assert_int_equal(count_asked(&f->s, EXAMPLE, "again.example.com."), 1);
+	signed_teardown(&z);
+}
+
 /* text with every line's owner "*.example.com." replaced by owner (a wildcard expansion
  * as an authority sends it: the RRSIG keeps the wildcard's label count). */
 static const char *
@@ -1970,7 +2056,7 @@ acl_is_closed_by_default_and_matches_prefixes(void **state)
 int
 main(void)
 {
-	log_init("test_resolver", LOG_LVL_ERR, false);
+	log_init("test_resolver", getenv("TEST_RESOLVER_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_ERR, false);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(referral_chain_from_the_root_reaches_the_answer),
@@ -2009,6 +2095,7 @@ main(void)
 		T(missing_ds_without_proof_is_bogus_not_insecure),
 		T(secure_denials_get_ad),
 		T(wildcard_answer_with_its_nsec_proof_gets_ad),
+		T(cached_nsec_ranges_answer_without_asking),
 		T(zone_cut_hidden_by_one_server_for_parent_and_child_is_found),
 		T(unsigned_data_behind_a_hidden_insecure_delegation_is_insecure),
 		T(insecure_delegation_answers_without_ad),
