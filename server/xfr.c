@@ -5,9 +5,6 @@
  *
  * Main thread only: reloads run there, and so does the NOTIFY sender. */
 #include <errno.h>
-#include <limits.h>
-#include <stdio.h>
-#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,99 +132,12 @@ after_zone(struct xfr_runtime *rt, const struct xfr_conf *xc, const struct xfr_z
 	zones_iter_free(now);
 }
 
-/* ---- catalog zones (RFC 9432), producer side --------------------------------------------- */
-
-/* RFC 9432 4.1: member node labels must be unique within the catalog; a hash of the
- * member's name keeps them stable across regenerations (what Knot does too). */
-static uint64_t
-member_id(const uint8_t *apex)
-{
-	uint64_t h = 14695981039346656037ull;
-	for (const uint8_t *p = apex; p < apex + dname_len(apex); p++)
-		h = (h ^ (uint8_t)(*p | (*p >= 'A' && *p <= 'Z' ? 0x20 : 0))) * 1099511628211ull;
-	return h;
-}
-
-static char *
-catalog_text(const struct xfr_conf *x, const struct xfr_zone *cat, uint32_t serial)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	if (f == NULL)
-		return NULL;
-	/* RFC 9432 4: SOA and NS are required but meaningless: invalid. and TTL 0. */
-	fprintf(f, "$ORIGIN %s\n@ 0 IN SOA invalid. invalid. %u 3600 600 2147483646 0\n"
-	        "@ 0 IN NS invalid.\nversion 0 IN TXT \"2\"\n", cat->name, serial);
-	for (size_t i = 0; i < x->nzones; i++) {
-		const struct xfr_zone *z = &x->zones[i];
-		uint8_t wire[DNAME_MAXLEN];
-		if (z->catalog_zone == NULL || dname_from_str(z->catalog_zone, wire) == 0 ||
-		    !dname_equal(wire, cat->apex))
-			continue;
-		fprintf(f, "%016llx.zones 0 IN PTR %s\n", (unsigned long long)member_id(z->apex),
-		        z->name);
-	}
-	fclose(f);
-	return buf;
-}
-
-/* Regenerates each catalog: producer zone from the zones that name it; compiles it (as
- * any zone: journal step and NOTIFY follow) when its member list changed. */
-static void
-catalogs_produce(struct xfr_runtime *rt, const struct daemon_conf *c)
-{
-	const struct xfr_conf *x = c->xfr;
-	for (size_t i = 0; x != NULL && i < x->nzones; i++) {
-		const struct xfr_zone *cat = &x->zones[i];
-		char path[PATH_MAX];
-		if (!cat->producer)
-			continue;
-		struct zones_info info;
-		bool have = zones_info_get(rt->db, cat->name, &info) == 0;
-		uint32_t serial = have ? info.serial : (uint32_t)time(NULL);
-		char *now = catalog_text(x, cat, serial);
-		if (now == NULL)
-			continue;
-		snprintf(path, sizeof(path), "%.3000s/catalog-%.1000szone", c->state_dir, cat->name);
-		char *old = NULL;
-		size_t oldlen = 0;
-		FILE *f = fopen(path, "r");
-		if (f != NULL) {
-			old = calloc(1, strlen(now) + 2);
-			if (old != NULL)
-				oldlen = fread(old, 1, strlen(now) + 1, f);
-			fclose(f);
-		}
-		bool same = have && old != NULL && oldlen == strlen(now) && memcmp(old, now, oldlen) == 0;
-		free(old);
-		if (!same) {
-			if (have) {
-				free(now);
-				now = catalog_text(x, cat, serial + 1);     /* RFC 1982: one step up */
-			}
-			f = now != NULL ? fopen(path, "w") : NULL;
-			bool ok = f != NULL && fputs(now, f) >= 0;
-			if (f != NULL && fclose(f) != 0)
-				ok = false;
-			struct zones_compile_opts opts = {0};
-			int rc = ok ? zones_compile_file(rt->db, cat->name, path, &opts, NULL) : -EIO;
-			if (rc != 0)
-				log_err("xfr: catalog %s: cannot generate %s: %s", cat->name, path,
-				        sp_strerror(rc));
-			else
-				log_info("xfr: catalog %s regenerated", cat->name);
-		}
-		free(now);
-	}
-}
-
 void
 xfr_runtime_after_reload(struct xfr_runtime *rt, const struct daemon_conf *c)
 {
 	if (rt == NULL)
 		return;
-	catalogs_produce(rt, c);
+	catalog_produce(rt->db, c);
 	/* Journal steps first, while the previous versions are still readable. */
 	const struct xfr_conf *prev = xfr_published();
 	for (size_t i = 0; rt->journal && prev != NULL && i < rt->nolds; i++) {

@@ -247,6 +247,13 @@ void notify_send(struct notify_sender *ns, const struct xfr_conf *xc, const stru
  * the close callbacks. */
 void notify_sender_close(struct notify_sender *ns);
 
+/* ---- catalog zones (catalog.c, main loop) ---------------------------------------------------- */
+
+/* Regenerates each catalog: producer zone of c from the zones that name it in
+ * catalog-zone, and compiles it into db when its member list changed (the serial goes up
+ * by one). Main thread, during a reload. */
+void catalog_produce(struct zones_db *db, const struct daemon_conf *c);
+
 /* ---- the runtime (xfr.c, notify.c, main loop) --------------------------------------------- */
 
 struct xfr_runtime;
