@@ -24,7 +24,7 @@
 /* ---- base32hex and the hash --------------------------------------------------------- */
 
 static void
-test_b32hex(void **state)
+b32hex_round_trips_rfc4648_vectors_and_refuses_bad_input(void **state)
 {
 	(void)state;
 	/* RFC 4648 10, base32hex, lower case and without padding. */
@@ -60,7 +60,7 @@ hash_str(const struct zones_nsec3_params *p, const char *name, char *out)
 }
 
 static void
-test_hash_vectors(void **state)
+hashes_match_rfc5155_appendix_a(void **state)
 {
 	(void)state;
 	struct zones_nsec3_params p = {.alg = 1, .iterations = 12, .salt_len = 4,
@@ -258,7 +258,7 @@ assert_found(struct fixture *f, const uint8_t *h, size_t want, bool want_exact)
 }
 
 static void
-test_index(void **state)
+index_gives_the_matching_or_covering_nsec3_and_wraps_around(void **state)
 {
 	struct fixture *f = *state;
 	struct zones_nsec3_params p;
@@ -292,7 +292,7 @@ test_index(void **state)
 
 /* RFC 5155 7.1: NSEC3 owner names are not names of the zone. */
 static void
-test_owner_names_absent(void **state)
+nsec3_owner_names_do_not_exist_for_lookups(void **state)
 {
 	struct fixture *f = *state;
 	struct zones_result res;
@@ -314,7 +314,7 @@ test_owner_names_absent(void **state)
 }
 
 static void
-test_checks(void **state)
+bad_nsec3_owners_are_refused_and_change_nothing(void **state)
 {
 	struct fixture *f = *state;
 	static const char base[] =
@@ -424,7 +424,7 @@ uniq(size_t *want, size_t n)
 }
 
 static void
-test_answer_nxdomain_nodata(void **state)
+nxdomain_and_nodata_carry_the_rfc5155_proofs(void **state)
 {
 	struct fixture *f = *state;
 	/* 7.2.2: apex matches, covers for nothere.n3. and *.n3. */
@@ -451,7 +451,7 @@ test_answer_nxdomain_nodata(void **state)
 }
 
 static void
-test_answer_wildcards(void **state)
+wildcard_answers_carry_the_next_closer_cover(void **state)
 {
 	struct fixture *f = *state;
 	/* 7.2.6: the answer from *.wc.n3. and the NSEC3 covering the next closer name. */
@@ -469,7 +469,7 @@ test_answer_wildcards(void **state)
 }
 
 static void
-test_answer_optout(void **state)
+opt_out_delegations_get_the_closest_provable_encloser_proof(void **state)
 {
 	struct fixture *f = *state;
 	/* 7.2.7: x.n3. is an insecure delegation without an NSEC3 (opt-out): the closest
@@ -488,16 +488,18 @@ int
 main(void)
 {
 	const struct CMUnitTest plain[] = {
-		cmocka_unit_test(test_b32hex),
-		cmocka_unit_test(test_hash_vectors),
+		cmocka_unit_test(b32hex_round_trips_rfc4648_vectors_and_refuses_bad_input),
+		cmocka_unit_test(hashes_match_rfc5155_appendix_a),
 	};
 	const struct CMUnitTest store[] = {
-		cmocka_unit_test_setup_teardown(test_index, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_owner_names_absent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_answer_nxdomain_nodata, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_answer_wildcards, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_answer_optout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_checks, NULL, teardown),
+		cmocka_unit_test_setup_teardown(index_gives_the_matching_or_covering_nsec3_and_wraps_around,
+		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(nsec3_owner_names_do_not_exist_for_lookups, setup, teardown),
+		cmocka_unit_test_setup_teardown(nxdomain_and_nodata_carry_the_rfc5155_proofs, setup, teardown),
+		cmocka_unit_test_setup_teardown(wildcard_answers_carry_the_next_closer_cover, setup, teardown),
+		cmocka_unit_test_setup_teardown(opt_out_delegations_get_the_closest_provable_encloser_proof,
+		                                setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_nsec3_owners_are_refused_and_change_nothing, NULL, teardown),
 	};
 	int rc = cmocka_run_group_tests_name("nsec3", plain, NULL, NULL);
 	return rc | cmocka_run_group_tests_name("nsec3 store", store, group_setup, group_teardown);
