@@ -575,6 +575,104 @@ no_mix_of_health_ever_gives_an_empty_answer(void **state)
 	}
 }
 
+/* gslb_explain() runs gslb_pick()'s decision code with a trace: for every policy, random
+ * health, clients and ECS, the same seed gives the same answer, and the trace agrees with it
+ * (answered members are marked, healthy answers hold candidates only, the hash winner has the
+ * highest score, failover answers come from the chosen group). */
+static void
+explain_agrees_with_pick_for_every_policy(void **state)
+{
+	struct fx *f = *state;
+	static const char *names[] = { "\1w\7example", "\2rr\7example", "\3two\7example",
+	                               "\2fo\7example", "\1h\7example", "\3geo\7example",
+	                               "\3rtt\7example", "\5quiet\7example", "\4main\7example" };
+	static const char *clients[] = { "10.20.1.1", "10.1.2.3", "192.0.2.77", "198.51.100.9" };
+	struct gslb_trace *tr = malloc(sizeof(*tr));
+	assert_non_null(tr);
+	for (int round = 0; round < 500; round++) {
+		for (unsigned i = 0; i < f->c->n_members; i++) {
+			unsigned r = (unsigned)rand();
+			f->m[i].up = (r & 3) != 0;
+			f->m[i].drained = (r & 12) == 12;
+			f->m[i].rtt_us = (r >> 4) % 3 == 0 ? -1 : (int64_t)(r >> 6) % 5000;
+		}
+		snap(f);
+		struct sockaddr_in sin;
+		struct gslb_client cl = v4_client(&sin, clients[round % 4]);
+		if (round % 3 == 0)
+			cl = ecs_client(clients[(round / 3) % 4], (uint8_t)(8 + round % 25));
+		for (unsigned n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
+			for (int t = 0; t < 2; t++) {
+				uint16_t qtype = t == 0 ? A : AAAA;
+				struct gslb_answer a, b;
+				uint64_t seed = (uint64_t)round * 977 + n;
+				gslb_pick_seed(seed);
+				assert_int_equal(gslb_pick(f->st, N(names[n]), qtype, &cl, &a), 0);
+				gslb_pick_seed(seed);
+				assert_int_equal(gslb_explain(f->st, N(names[n]), qtype, &cl, &b, tr), 0);
+				assert_int_equal(a.count, b.count);
+				assert_int_equal(a.flags, b.flags);
+				assert_int_equal(a.scope, b.scope);
+				assert_int_equal(a.ttl, b.ttl);
+				assert_memory_equal(a.member, b.member, a.count * sizeof(a.member[0]));
+				assert_int_equal(tr->flags, a.flags);
+				unsigned marked = 0;
+				double best = -1, won = -1;
+				for (unsigned i = 0; i < tr->n; i++) {
+					const struct gslb_trace_member *m = &tr->m[i];
+					assert_int_equal(m->up, f->m[m->index].up);
+					assert_int_equal(m->drained, f->m[m->index].drained);
+					if (m->scored && m->score > best)
+						best = m->score;
+					if (m->answer < 0)
+						continue;
+					marked++;
+					assert_true((unsigned)m->answer < a.count);
+					assert_int_equal(a.member[m->answer], m->index);
+					if (m->answer == 0 && m->scored)
+						won = m->score;
+					if (!(a.flags & GSLB_ANSWER_FALLBACK))
+						assert_int_equal(m->state, GSLB_TM_CANDIDATE);
+					if (tr->n_groups > 0 && !(a.flags & GSLB_ANSWER_FALLBACK))
+						assert_int_equal(m->priority, tr->group);
+				}
+				assert_int_equal(marked, a.count);
+				if (a.count > 0 && best >= 0)
+					assert_true(won == best);
+			}
+		}
+	}
+	free(tr);
+}
+
+/* The trace of a failover pool whose primary group falls below min-healthy names the
+ * groups, their healthy counts and the one that answered. */
+static void
+explain_names_the_failover_group_and_why(void **state)
+{
+	struct fx *f = *state;
+	struct gslb_trace *tr = malloc(sizeof(*tr));
+	struct gslb_answer a;
+	assert_non_null(tr);
+	f->m[member_of(f, "p2")].drained = true;
+	snap(f);
+	assert_int_equal(gslb_explain(f->st, N("\2fo\7example"), A, NULL, &a, tr), 0);
+	assert_int_equal(tr->policy, GSLB_FAILOVER);
+	assert_string_equal(tr->pool, "fo");
+	assert_int_equal(tr->n_groups, 2);
+	assert_int_equal(tr->groups[0].priority, 1);
+	assert_int_equal(tr->groups[0].healthy, 1);
+	assert_int_equal(tr->groups[1].priority, 2);
+	assert_int_equal(tr->groups[1].healthy, 2);
+	assert_true(tr->group_chosen && !tr->group_under_min);
+	assert_int_equal(tr->group, 2);
+	assert_int_equal(tr->drained, 1);
+	assert_int_equal(a.count, 2);
+	/* Not dynamic: -ENOENT and no trace to read. */
+	assert_int_equal(gslb_explain(f->st, N("\4none\7example"), A, NULL, &a, tr), -ENOENT);
+	free(tr);
+}
+
 int
 main(void)
 {
@@ -599,6 +697,8 @@ main(void)
 		T(families_and_types_are_respected),
 		T(names_are_found_in_any_case_and_others_are_not),
 		T(no_mix_of_health_ever_gives_an_empty_answer),
+		T(explain_agrees_with_pick_for_every_policy),
+		T(explain_names_the_failover_group_and_why),
 	};
 	log_init("test_gslb_pick", LOG_LVL_WARN, false);
 	return cmocka_run_group_tests(tests, NULL, NULL);
