@@ -1,7 +1,7 @@
 /* reply.c - turns a resolver response (struct resolver_result, or what
  * resolver_cache_answer() wrote) into the reply for one client, in place: the client's ID,
- * RD and CD, AD only for clients that can use it, the OPT record with the Extended DNS
- * Error, and truncation to the client's UDP size. Any thread; no allocation (the answer
+ * RD and CD, AD only for clients that can use it, the OPT record with the caller's options
+ * (NSID, COOKIE) and the Extended DNS Error, and truncation to the client's UDP size. Any thread; no allocation (the answer
  * path calls it on its own buffer). */
 #include <string.h>
 
@@ -39,7 +39,8 @@ resolver_reply_finish(uint8_t *buf, size_t len, size_t cap, const struct resolve
 	bool ad = (buf[3] & 0x20) && p->ad_ok;
 	buf[3] = (uint8_t)(0x80 | (ad ? 0x20 : 0) | (p->cd ? 0x10 : 0) | (buf[3] & 0x0f));
 
-	size_t optlen = p->edns ? 11 + (ede >= 0 ? 6 : 0) : 0;
+	size_t extra = p->opts_len <= sizeof(p->opts) ? p->opts_len : 0;
+	size_t optlen = p->edns ? 11 + extra + (ede >= 0 ? 6 : 0) : 0;
 	size_t limit = p->max_size;     /* the caller applies RFC 6891 6.2.5's 512 floor */
 	if (limit > cap)
 		limit = cap;
@@ -59,13 +60,12 @@ resolver_reply_finish(uint8_t *buf, size_t len, size_t cap, const struct resolve
 	wire_put_u16(&w, 41);                       /* OPT */
 	wire_put_u16(&w, p->our_edns_size);
 	wire_put_u32(&w, p->dnssec_ok ? 0x8000 : 0);  /* ext. RCODE 0, version 0, DO echoed */
+	wire_put_u16(&w, (uint16_t)(extra + (ede >= 0 ? 6 : 0)));
+	wire_put_bytes(&w, p->opts, extra);
 	if (ede >= 0) {
-		wire_put_u16(&w, 6);
 		wire_put_u16(&w, EDE_OPTION);
 		wire_put_u16(&w, 2);
 		wire_put_u16(&w, (uint16_t)ede);
-	} else {
-		wire_put_u16(&w, 0);
 	}
 	uint16_t ar = (uint16_t)(buf[10] << 8 | buf[11]);
 	wire_patch_u16(&w, 10, (uint16_t)(ar + 1));

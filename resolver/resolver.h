@@ -239,6 +239,8 @@ size_t resolver_cache_answer(struct resolver_cache *c, const struct resolver_que
 int resolver_prefetch(struct resolver *r, const struct resolver_question *q);
 
 /* How one client's reply differs from the shared response. */
+#define RESOLVER_REPLY_OPTS_MAX 560   /* NSID (at most 512 octets) and a COOKIE, with headers */
+
 struct resolver_reply_params {
 	uint16_t id;
 	bool rd, cd;                /* echoed from the query */
@@ -248,6 +250,11 @@ struct resolver_reply_params {
 	uint16_t max_size;          /* UDP: min(client's size, ours), at least 512 (RFC 6891
 	                               6.2.5) or 512 without EDNS; TCP: 65535 */
 	uint16_t our_edns_size;     /* advertised in our OPT (1232) */
+	/* More EDNS options for the OPT, in wire form (code, length, data), before the EDE:
+	 * what the server adds to every answer for this client (NSID, RFC 5001; its COOKIE,
+	 * RFC 7873). opts_len 0: none. */
+	uint16_t opts_len;
+	uint8_t opts[RESOLVER_REPLY_OPTS_MAX];
 };
 
 /* Finishes a response from resolver_cache_answer() or struct resolver_result (copied to

@@ -23,12 +23,14 @@
 #include "lib/dname.h"
 #include "lib/errors.h"
 #include "lib/log.h"
+#include "lib/wire.h"
 #include "resolver/resolver.h"
 #include "server/daemon.h"
 #include "server/ops.h"
 #include "server/recurse.h"
 
-#define REPLY_SLACK 64          /* room resolver_reply_finish() may add: OPT + EDE */
+#define REPLY_SLACK (64 + RESOLVER_REPLY_OPTS_MAX) /* room resolver_reply_finish() may add:
+                                                    OPT, NSID, COOKIE, EDE */
 #define ACL_RETIRED_MAX 256     /* ACLs replaced by reloads, freed at exit */
 
 /* A published recursion ACL (a copy: the conf it came from dies at the next reload). */
@@ -597,6 +599,56 @@ reply_params(const struct query *q, const uint8_t *pkt, bool tcp, uint16_t ours,
 	}
 }
 
+/* The EDNS options the authoritative path put in its answer m (the REFUSED for a name
+ * outside our zones), for the recursive answer to carry the same: NSID when asked and
+ * configured (RFC 5001), our server COOKIE when cookies are on (RFC 7873 5.2), and the
+ * client subnet echoed with SCOPE PREFIX-LENGTH 0: the resolver sends no ECS upstream,
+ * so the answer is the same for every client (RFC 7871 7.2.1), which is what Unbound
+ * answers without its subnet module too. Not an EDE the authoritative path may have
+ * added: the resolver has its own. */
+static void
+copy_opts(const uint8_t *m, size_t len, struct resolver_reply_params *p)
+{
+	struct wire_reader r;
+	uint16_t qd, n, type, rclass, rdlen;
+	uint32_t ttl;
+	const uint8_t *rd;
+
+	p->opts_len = 0;
+	if (len < 12)
+		return;
+	qd = (uint16_t)(m[4] << 8 | m[5]);
+	n = (uint16_t)((m[6] << 8 | m[7]) + (m[8] << 8 | m[9]) + (m[10] << 8 | m[11]));
+	wire_reader_init(&r, m, len);
+	r.pos = 12;
+	for (uint16_t i = 0; i < qd; i++) {
+		if (wire_skip_name(&r) != 0 || wire_read_u32(&r, &ttl) != 0)
+			return;
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		if (wire_skip_name(&r) != 0 || wire_read_u16(&r, &type) != 0 ||
+		    wire_read_u16(&r, &rclass) != 0 || wire_read_u32(&r, &ttl) != 0 ||
+		    wire_read_u16(&r, &rdlen) != 0 || wire_read_bytes(&r, rdlen, &rd) != 0)
+			return;
+		if (type != 41)
+			continue;
+		for (size_t o = 0; o + 4 <= rdlen;) {
+			uint16_t code = (uint16_t)(rd[o] << 8 | rd[o + 1]);
+			size_t ol = 4 + (size_t)(rd[o + 2] << 8 | rd[o + 3]);
+			if (o + ol > rdlen)
+				return;
+			if (code != 15 /* EDE */ && p->opts_len + ol <= sizeof(p->opts)) {
+				memcpy(p->opts + p->opts_len, rd + o, ol);
+				if (code == OPT_ECS && ol >= 8)
+					p->opts[p->opts_len + 7] = 0;       /* SCOPE 0 */
+				p->opts_len = (uint16_t)(p->opts_len + ol);
+			}
+			o += ol;
+		}
+		return;
+	}
+}
+
 enum route { ROUTE_AS_IS, ROUTE_DONE, ROUTE_LATER };
 
 /* The common part of recurse_udp() and recurse_tcp(): decides, answers a hit into out
@@ -634,10 +686,11 @@ route(struct worker *w, const struct answer_client *cl, const uint8_t *pkt, size
 
 	/* The REFUSED answer, kept: a cache miss may have scribbled on out, and RD=0 or a
 	 * failed hand-over answer from it. It is a header, the question and an OPT. */
-	uint8_t saved[512];
+	uint8_t saved[1024];        /* header, question, OPT with NSID (at most 512) */
 	if (*len > sizeof(saved))
 		return ROUTE_AS_IS;
 	memcpy(saved, out, *len);
+	copy_opts(saved, *len, &params);
 	/* The answer path already counted a REFUSED for this query: it is ours now. */
 	w->stats.rcode[RCODE_REFUSED]--;
 	uint8_t rcode;

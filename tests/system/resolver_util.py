@@ -119,7 +119,9 @@ def build_zones(workdir, bench_hosts=0):
     bogus_keys = keygen(workdir, "bogus.")
     root_keys = keygen(workdir, ".")
 
-    sec = zone_head("sec.", NSD_IP) + "www A 192.0.2.50\nalias CNAME www\ntxt TXT \"secure\"\n"
+    # *.wild: a signed wildcard (AD needs the NSEC proving the name itself absent).
+    sec = zone_head("sec.", NSD_IP) + ("www A 192.0.2.50\nalias CNAME www\ntxt TXT \"secure\"\n"
+                                       "*.wild A 192.0.2.51\n")
     out["sec."] = sign(workdir, "sec.", "sec.zone", sec, sec_keys)
     bogus = zone_head("bogus.", NSD_IP) + "www A 192.0.2.60\n"
     out["bogus."] = sign(workdir, "bogus.", "bogus.zone", bogus, bogus_keys, expired=True)
@@ -520,7 +522,8 @@ def resolver_yaml(h, allow=None, extra=None):
 
 
 def start_signpost_resolver(workdir, h, port=None, allow=None, extra=None, workers=1, cpu=None,
-                            local_zone=True, metrics_port=None, listen=None):
+                            local_zone=True, metrics_port=None, listen=None, nsid=None,
+                            more_yaml=""):
     """signpostd on 127.0.0.1@port resolving through the hierarchy h; also authoritative for
     local.test. (to check the two roles side by side)."""
     os.makedirs(workdir, exist_ok=True)
@@ -545,9 +548,10 @@ def start_signpost_resolver(workdir, h, port=None, allow=None, extra=None, worke
         return s
     s = dnsutil.start_signpost(workdir, zones, port=port, workers=workers, cpu=cpu,
                                wait=local_zone,
+                               nsid=nsid,
                                extra_yaml=(("metrics:\n  listen: 127.0.0.1@%d\n" % metrics_port)
                                            if metrics_port else "metrics:\n  enabled: false\n") +
-                               resolver_yaml(h, allow, extra))
+                               more_yaml + resolver_yaml(h, allow, extra))
     s.control = os.path.join(workdir, "state", "control.sock")
     return s
 

@@ -38,7 +38,7 @@ def world(tmp_path_factory):
     try:
         sp = ru.start_signpost_resolver(os.path.join(w, "signpost"), h)
         procs.append(sp)
-        ub = ru.start_unbound(os.path.join(w, "unbound"), h)
+        ub = ru.start_unbound(os.path.join(w, "unbound"), h, extra={"aggressive-nsec": "yes"})
         procs.append(ub)
         yield h, sp, ub
     finally:
@@ -74,6 +74,10 @@ CASES = [
     ("alias.sec.", "A", {"dnssec": True}, ("NOERROR", True, None), None),
     ("nope.sec.", "A", {"dnssec": True}, ("NXDOMAIN", True, []), None),
     ("www.sec.", "TXT", {"dnssec": True}, ("NOERROR", True, []), None),
+    # A signed wildcard: AD with the NSEC proving host.wild.sec. itself absent (RFC 4035
+    # 5.3.4), as Unbound does.
+    ("host.wild.sec.", "A", {"dnssec": True}, ("NOERROR", True, None), None),
+    ("host.wild.sec.", "A", {}, ("NOERROR", False, ["host.wild.sec. A 192.0.2.51"]), None),
     ("www.bogus.", "A", {"dnssec": True}, ("SERVFAIL", False, []), [7]),
     ("www.bogus.", "A", {"cd": True}, ("NOERROR", False, ["www.bogus. A 192.0.2.60"]), None),
     ("www.tc.tld1.", "A", {}, ("NOERROR", False, ["www.tc.tld1. A 192.0.2.11"]), None),
@@ -422,3 +426,142 @@ def test_late_udp_reply_leaves_from_the_address_asked_on_a_wildcard_socket(world
             assert ru.summary(r)[2] == ["www.knot.tld1. A 192.0.2.4"]
     finally:
         s.stop()
+
+
+# ---- aggressive NSEC, wildcards, EDNS options, paths ------------------------------------------
+
+def test_cached_nsec_range_answers_without_asking_like_unbound(world, tmp_path):
+    """RFC 8198: after a validated NXDOMAIN in sec., another name in the same NSEC range is
+    answered NXDOMAIN with AD without any upstream query (counted on /metrics); Unbound
+    (aggressive-nsec: yes) gives the same answer."""
+    h, sp, ub = world
+    port = dnsutil.free_port()
+    s = ru.start_signpost_resolver(str(tmp_path / "agg"), h, metrics_port=port)
+    try:
+        r = ru.ask(s, "nope.sec.", "A", dnssec=True)
+        assert ru.summary(r) == ("NXDOMAIN", True, [])
+        nsecs = [x for x in r.authority if x.rdtype == dns.rdatatype.NSEC]
+        assert nsecs, r
+        _, body, _ = ou.http_get(port, "/metrics")
+        before = metric(body, "signpost_resolver_upstream_queries_total")
+        # sec. is alias, ns, txt, *.wild, www: nope.sec. was proven by the NSEC
+        # alias.sec. -> ns.sec., which covers these names too.
+        for name, rdtype in (("kilo.sec.", "A"), ("kilo.sec.", "MX"), ("deep.kilo.sec.", "A"),
+                             ("beta.sec.", "TXT")):
+            r2 = ru.ask(s, name, rdtype, dnssec=True)
+            assert ru.summary(r2) == ("NXDOMAIN", True, []), (name, r2)
+            assert any(x.rdtype == dns.rdatatype.NSEC for x in r2.authority)
+            u = ru.ask(ub, name, rdtype, dnssec=True)
+            assert ru.summary(u) == ru.summary(r2), (name, u)
+        _, body, _ = ou.http_get(port, "/metrics")
+        after = metric(body, "signpost_resolver_upstream_queries_total")
+        assert after == before, (before, after)                 # nothing was asked
+        # Past the ranges proven so far ("zzz" follows www.sec., whose NSEC was not seen):
+        # asked upstream.
+        r3 = ru.ask(s, "zzz.sec.", "A", dnssec=True)
+        assert ru.summary(r3) == ("NXDOMAIN", True, [])
+        _, body, _ = ou.http_get(port, "/metrics")
+        after = metric(body, "signpost_resolver_upstream_queries_total")
+        assert after > before
+        # Without DO (and AD) the same names are answered from what was synthesized.
+        r4 = ru.ask(s, "kilo.sec.", "A")
+        assert r4.rcode() == dns.rcode.NXDOMAIN
+        _, body, _ = ou.http_get(port, "/metrics")
+        assert metric(body, "signpost_resolver_upstream_queries_total") == after
+    finally:
+        s.stop()
+
+
+def test_wildcard_answer_carries_its_proof_for_do_clients(world):
+    h, sp, ub = world
+    r = ru.ask(sp, "other.wild.sec.", "A", dnssec=True)
+    assert ru.summary(r)[:2] == ("NOERROR", True)
+    # RFC 4035 3.1.3.3: the NSEC proving no closer match, in authority, for DO clients.
+    assert any(x.rdtype == dns.rdatatype.NSEC for x in r.authority), r
+    u = ru.ask(ub, "other.wild.sec.", "A", dnssec=True)
+    assert ru.summary(u) == ru.summary(r)
+
+
+NSID = 3
+COOKIE = 10
+ECS = 8
+CLIENT_COOKIE = bytes.fromhex("2464c4abcf10c957")
+
+
+def _edns_query(name, options):
+    q = dns.message.make_query(name, "A", use_edns=0, payload=1232, options=options)
+    return q.to_wire()
+
+
+def test_recursive_answers_carry_nsid_cookie_and_ecs_scope_0(world, tmp_path):
+    """Recursive answers (cache hits and resolutions) carry the options an authoritative
+    answer of this server carries: NSID when asked, our server cookie, and the client
+    subnet echoed with SCOPE 0 (RFC 7871 7.2.1: nothing depended on it), which is what
+    Unbound without its subnet module answers, octet for octet."""
+    h, sp, ub = world
+    s = ru.start_signpost_resolver(
+        str(tmp_path / "opts"), h, nsid="signpost-1",
+        more_yaml="cookies:\n  secret: e5e973e5a6b2a43f48e7dc849e37bfcf\n  require: false\n")
+    try:
+        ecs = dns.edns.ECSOption("192.0.2.0", 24)
+        opts = [dns.edns.GenericOption(NSID, b""), dns.edns.GenericOption(COOKIE, CLIENT_COOKIE),
+                ecs]
+        local = dnsutil.parse(dnsutil.send(s.port, _edns_query("www.local.test.", opts)))
+        codes_local = sorted(o.otype for o in local.options)
+        assert codes_local == [NSID, ECS, COOKIE] or codes_local == sorted([NSID, ECS, COOKIE])
+        for name in ("www.good.tld1.", "www.good.tld1.", "nope.good.tld1."):   # miss, hit, neg
+            r = dnsutil.parse(dnsutil.send(s.port, _edns_query(name, opts)))
+            assert r.flags & dns.flags.RA and r.rcode() in (dns.rcode.NOERROR,
+                                                            dns.rcode.NXDOMAIN), r
+            got = {o.otype: o for o in r.options}
+            assert NSID in got and got[NSID].to_wire() == b"signpost-1", r.options
+            assert COOKIE in got
+            c = got[COOKIE].to_wire()
+            assert len(c) == 24 and c[:8] == CLIENT_COOKIE, c.hex()
+            assert got[ECS].to_wire().hex() == "00011800c00002", got[ECS].to_wire().hex()
+        # Unbound echoes the option (SCOPE 0) when it resolves and leaves it out when it
+        # answers from its cache (RFC 7871 7.2.1 allows both); ours always echoes it.
+        u = dnsutil.parse(dnsutil.send(ub.port, _edns_query("ecs-probe.good.tld1.", [ecs])))
+        assert {o.otype: o.to_wire() for o in u.options}[ECS] == got[ECS].to_wire()
+        u = dnsutil.parse(dnsutil.send(ub.port, _edns_query("ecs-probe.good.tld1.", [ecs])))
+        assert ECS not in {o.otype for o in u.options}        # the difference, stated
+        # Without the options in the query, none in the answer.
+        r = dnsutil.parse(dnsutil.send(s.port, _edns_query("www.good.tld1.", [])))
+        assert [o.otype for o in r.options] == []
+    finally:
+        s.stop()
+
+
+def test_root_hints_and_trust_anchor_relative_to_the_config_file(world, tmp_path):
+    """root-hints and trust-anchor given as file names relative to the configuration
+    file's directory are found there, whatever the daemon's working directory."""
+    h, sp, ub = world
+    import shutil
+    d = tmp_path / "rel"
+    d.mkdir()
+    shutil.copy(h.hints, d / "hints.txt")
+    shutil.copy(h.anchor, d / "anchor.ds")
+    s = ru.start_signpost_resolver(str(d), h, extra=None, more_yaml="")
+    s.stop()
+    conf = open(s.conf_path).read()
+    conf = conf.replace("root-hints: %s" % dnsutil.yaml_str(h.hints), "root-hints: hints.txt")
+    conf = conf.replace("trust-anchor: %s" % dnsutil.yaml_str(h.anchor),
+                        "trust-anchor: anchor.ds")
+    assert "hints.txt" in conf and "anchor.ds" in conf
+    # The configuration and the two files in etc/; the daemon runs in the directory above,
+    # where the relative names do not resolve: only the file's directory finds them.
+    etc = d / "etc"
+    etc.mkdir()
+    shutil.move(str(d / "hints.txt"), str(etc / "hints.txt"))
+    shutil.move(str(d / "anchor.ds"), str(etc / "anchor.ds"))
+    with open(etc / "signpost.conf", "w") as f:
+        f.write(conf)
+    argv = [os.path.join(dnsutil.build_dir(), "signpostd"), "-f", "-c", str(etc / "signpost.conf")]
+    env = dict(os.environ)
+    s2 = dnsutil.Signpost(str(d), s.port, argv, env=env)
+    try:
+        s2.wait_for_soa("local.test.")
+        r = ru.ask(s2, "www.sec.", "A", dnssec=True)
+        assert ru.summary(r)[:2] == ("NOERROR", True)
+    finally:
+        s2.stop()

@@ -1227,6 +1227,19 @@ reply_finish_sets_id_flags_opt_ede_and_truncates(void **state)
 	assert_int_equal(ldns_rdf_size(opt), 6);
 	assert_memory_equal(ldns_rdf_data(opt), ede3, 6);
 	ldns_pkt_free(p);
+	/* The server's own options (NSID, COOKIE) go before the EDE. */
+	n = resolver_cache_answer(f->cache, &q, wire, sizeof(wire), &rcode, &refresh);
+	static const uint8_t nsid[] = { 0, 3, 0, 2, 'a', 'b' };
+	rp.opts_len = sizeof(nsid);
+	memcpy(rp.opts, nsid, sizeof(nsid));
+	m = resolver_reply_finish(wire, n, sizeof(wire), &rp, RESOLVER_EDE_STALE_ANSWER);
+	assert_int_equal(ldns_wire2pkt(&p, wire, m), LDNS_STATUS_OK);
+	opt = ldns_pkt_edns_data(p);
+	assert_non_null(opt);
+	static const uint8_t both[] = { 0, 3, 0, 2, 'a', 'b', 0, 15, 0, 2, 0, 3 };
+	assert_int_equal(ldns_rdf_size(opt), sizeof(both));
+	assert_memory_equal(ldns_rdf_data(opt), both, sizeof(both));
+	ldns_pkt_free(p);
 	/* Too big for the client's size: header and question with TC. */
 	n = resolver_cache_answer(f->cache, &q, wire, sizeof(wire), &rcode, &refresh);
 	rp = (struct resolver_reply_params){ .id = 1, .max_size = 40 };
