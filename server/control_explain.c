@@ -181,9 +181,19 @@ explain_member(void *arg, const struct gslb_member_status *st)
 {
 	struct explain_gslb *eg = arg;
 	for (unsigned i = 0; i < eg->tr.n; i++) {
-		if (strcmp(eg->tr.m[i].pool, st->pool) == 0 && strcmp(eg->tr.m[i].name, st->member) == 0)
-			snprintf(eg->reason[i], sizeof(eg->reason[i]), "%s",
-			         st->check == NULL ? "no check" : st->reason != NULL ? st->reason : "");
+		if (strcmp(eg->tr.m[i].pool, st->pool) != 0 || strcmp(eg->tr.m[i].name, st->member) != 0)
+			continue;
+		/* The reason of the last change, and what the last check said when that
+		 * differs (a member still down from its initial state: "connection refused"). */
+		const char *why = st->reason != NULL ? st->reason : "";
+		const char *last = st->last_result;
+		if (st->check == NULL)
+			snprintf(eg->reason[i], sizeof(eg->reason[i]), "no check");
+		else if (last != NULL && last[0] != '\0' && strcmp(last, why) != 0 &&
+		         strcmp(last, "none yet") != 0)
+			snprintf(eg->reason[i], sizeof(eg->reason[i]), "%.60s; last check: %.60s", why, last);
+		else
+			snprintf(eg->reason[i], sizeof(eg->reason[i]), "%s", why);
 	}
 }
 
@@ -315,12 +325,6 @@ explain_why(struct explain_gslb *eg, uint16_t qtype)
 		ops_buf_printf(w, "%s: fallback, fail open: the pool's undrained members answer "
 		               "(every member when all are drained)\n", tr->candidates == 0 ?
 		               "no healthy member" : "fewer healthy members than min-healthy");
-	for (unsigned k = 0; k < eg->ans.count; k++) {
-		for (unsigned i = 0; i < tr->n; i++) {
-			if (tr->m[i].answer == (int)k)
-				ops_buf_printf(w, "answer %u: %s/%s\n", k + 1, tr->m[i].pool, tr->m[i].name);
-		}
-	}
 }
 
 /* gs: the snapshot the answer below is computed from (NULL without GSLB); seed: the
@@ -477,9 +481,9 @@ explain_gslb(struct req *r, const struct explain_args *x, const struct gslb_stat
 		ops_buf_printf(r->out, "members:\n");
 		for (unsigned i = 0; i < tr->n; i++) {
 			const struct gslb_trace_member *m = &tr->m[i];
-			ops_buf_printf(r->out, "  %s/%s: %s, %s%s, weight %u, priority %u%s%s", m->pool,
+			ops_buf_printf(r->out, "  %s/%s: %s, %s, weight %u, priority %u%s%s", m->pool,
 			               m->name, tm_state_name(m->state), m->up ? "up" : "DOWN",
-			               m->drained ? ", drained" : "", m->weight, m->priority,
+			               m->weight, m->priority,
 			               m->region != NULL ? ", region " : "", m->region != NULL ? m->region : "");
 			if (m->rtt_us >= 0)
 				ops_buf_printf(r->out, ", rtt %.1fms", (double)m->rtt_us / 1000.0);
@@ -600,6 +604,11 @@ control__explain(struct req *r)
 	size_t qlen = explain_query(&x, q, sizeof(q));
 	size_t rlen = answer_query(&actx, &cl, q, qlen, resp, sizeof(resp));
 	zones_snapshot_end(ctl->zsnap);
+	/* A dynamic name has no records in the zone: the store says NXDOMAIN or NODATA, and
+	 * the answer path asks GSLB instead. */
+	const char *result = kind_name(kind);
+	if (kind > ZONES_NOT_OURS && actx.gslb != NULL && gslb_name_find(actx.gslb, x.qname) != NULL)
+		result = "dynamic (a GSLB name: its pool answers, see below)";
 
 	char type[16];
 	const char *tn = stats_type_name(x.qtype);
@@ -619,14 +628,13 @@ control__explain(struct req *r)
 			ops_buf_printf(r->out, ",\"serial\":%" PRIu32 ",\"wildcard\":%s", res.zone.serial,
 			               res.wildcard ? "true" : "false");
 		ops_buf_printf(r->out, ",\"result\":");
-		ops_buf_json_str(r->out, kind_name(kind));
+		ops_buf_json_str(r->out, result);
 	} else {
 		ops_buf_printf(r->out, "query:   %s %s from %s%s%s\n", x.name, x.type, x.client,
 		               x.ecs != NULL ? " with ECS " : "", x.ecs != NULL ? x.ecs : "");
 		if (kind > ZONES_NOT_OURS)
 			ops_buf_printf(r->out, "zone:    %s (serial %" PRIu32 ")\nresult:  %s%s\n", apex,
-			               res.zone.serial, kind_name(kind),
-			               res.wildcard ? " (from a wildcard)" : "");
+			               res.zone.serial, result, res.wildcard ? " (from a wildcard)" : "");
 		else
 			ops_buf_printf(r->out, "zone:    none\nresult:  %s\n", kind_name(kind));
 	}

@@ -454,6 +454,7 @@ def answer_addrs(j):
 def test_explain_failover_names_the_backup_group_and_why(why_auth):
     j = explain(why_auth, "dc.", "--client", "192.0.2.99")
     g = j["gslb"]
+    assert j["result"].startswith("dynamic") and j["zone"] == ZONE
     assert g["policy"] == "failover" and g["fallback"] is None
     assert g["failover"] == {"groups": [{"priority": 1, "healthy": 2}], "chosen": 1,
                              "below_min_healthy": False}
