@@ -299,3 +299,29 @@ yconf_get_duration_ms(struct yconf *y, yaml_node_t *n, const char *path, uint64_
 	*out = v * mult;
 	return 0;
 }
+
+/* ---- text ------------------------------------------------------------------------------- */
+
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+int
+yconf_parse_hex(const char *s, size_t ndigits, uint8_t *out)
+{
+	for (size_t i = 0; i + 1 < ndigits; i += 2) {
+		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i / 2] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}

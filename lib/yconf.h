@@ -68,4 +68,8 @@ int yconf_get_bool(struct yconf *y, yaml_node_t *n, const char *path, bool *out)
 int yconf_get_duration_ms(struct yconf *y, yaml_node_t *n, const char *path, uint64_t min_ms,
                           uint64_t max_ms, uint64_t *out);
 
+/* Decodes ndigits hex digits of s (either case; ndigits even) into ndigits / 2 octets of
+ * out. Returns 0, or -1 at a character that is not a hex digit. */
+int yconf_parse_hex(const char *s, size_t ndigits, uint8_t *out);
+
 #endif

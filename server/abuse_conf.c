@@ -10,77 +10,26 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "lib/addr.h"
 #include "lib/errors.h"
+#include "lib/yconf.h"
 #include "server/abuse.h"
 #include "server/config.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static int
-check_mapping(struct conf_ctx *cx, yaml_node_t *n, const char *path)
-{
-	if (n == NULL || n->type != YAML_MAPPING_NODE)
-		return conf_error(cx, n, path, "must be a mapping");
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
-		if (k == NULL || k->type != YAML_SCALAR_NODE)
-			return conf_error(cx, k, path, "keys must be plain names");
-		for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = yaml_document_get_node(cx->doc, q->key);
-			if (k2->type == YAML_SCALAR_NODE &&
-			    strcmp((char *)k->data.scalar.value, (char *)k2->data.scalar.value) == 0)
-				return conf_error(cx, k, path, "duplicate key '%s' (first on line %u)",
-				                  (char *)k->data.scalar.value,
-				                  (unsigned)k2->start_mark.line + 1);
-		}
-	}
-	return 0;
-}
-
 bool
 abuse_parse_prefix(const char *text, struct abuse_prefix *out)
 {
-	char buf[INET6_ADDRSTRLEN + 8];
-	size_t n = strlen(text);
-	if (n == 0 || n >= sizeof(buf))
-		return false;
-	memcpy(buf, text, n + 1);
-	char *slash = strchr(buf, '/');
-	long len = -1;
-	if (slash != NULL) {
-		char *end;
-		*slash = '\0';
-		if (slash[1] < '0' || slash[1] > '9')
-			return false;
-		errno = 0;
-		len = strtol(slash + 1, &end, 10);
-		if (*end != '\0' || errno != 0)
-			return false;
-	}
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, buf, out->addr) == 1) {
-		out->family = AF_INET;
-		if (len < 0)
-			len = 32;
-		if (len > 32)
-			return false;
-	} else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-		out->family = AF_INET6;
-		if (len < 0)
-			len = 128;
-		if (len > 128)
-			return false;
-	} else {
-		return false;
-	}
-	out->len = (uint8_t)len;
+	struct addr_prefix p;
+
 	/* Host bits set below the length are a typing mistake more often than not
-	 * (10.0.0.1/8): refuse rather than guess. */
-	unsigned nbytes = out->family == AF_INET ? 4 : 16;
-	for (unsigned bit = (unsigned)len; bit < nbytes * 8; bit++) {
-		if (out->addr[bit / 8] & (0x80 >> (bit % 8)))
-			return false;
-	}
+	 * (10.0.0.1/8): addr_prefix_parse() refuses rather than guess. */
+	if (addr_prefix_parse(text, &p) != 0)
+		return false;
+	out->family = p.family;
+	out->len = p.bits;
+	memcpy(out->addr, p.addr, sizeof(out->addr));
 	return true;
 }
 
@@ -132,7 +81,7 @@ abuse_conf_parse_rrl(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf 
 	r->ipv6_prefix = 56;
 	r->table_size = RRL_DEFAULT_TABLE;
 
-	int rc = check_mapping(cx, node, "rrl");
+	int rc = conf_check_mapping(cx, node, "rrl");
 	for (yaml_node_pair_t *p = rc == 0 ? node->data.mapping.pairs.start : NULL;
 	     rc == 0 && p < node->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
@@ -175,18 +124,6 @@ abuse_conf_parse_rrl(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf 
 /* ---- cookies: ------------------------------------------------------------------------------- */
 
 static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-static int
 parse_secret(struct conf_ctx *cx, yaml_node_t *v, struct cookie_conf *k, bool *given)
 {
 	if (v->type != YAML_SCALAR_NODE)
@@ -201,12 +138,8 @@ parse_secret(struct conf_ctx *cx, yaml_node_t *v, struct cookie_conf *k, bool *g
 	if (strlen(s) != 32)
 		return conf_error(cx, v, "cookies.secret",
 		                  "expected 32 hex digits (a 128-bit SipHash key) or 'auto'");
-	for (int i = 0; i < 16; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return conf_error(cx, v, "cookies.secret", "not a hex digit in '%s'", s);
-		k->secret[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (yconf_parse_hex(s, 32, k->secret) != 0)
+		return conf_error(cx, v, "cookies.secret", "not a hex digit in '%s'", s);
 	*given = true;
 	return 0;
 }
@@ -242,7 +175,7 @@ abuse_conf_parse_cookies(struct conf_ctx *cx, yaml_node_t *node, struct daemon_c
 
 	memset(k, 0, sizeof(*k));
 	k->enabled = true;
-	int rc = check_mapping(cx, node, "cookies");
+	int rc = conf_check_mapping(cx, node, "cookies");
 	for (yaml_node_pair_t *p = rc == 0 ? node->data.mapping.pairs.start : NULL;
 	     rc == 0 && p < node->data.mapping.pairs.top; p++) {
 		yaml_node_t *key_node = yaml_document_get_node(cx->doc, p->key);

@@ -163,12 +163,17 @@ conf_get_listen(struct conf_ctx *cx, yaml_node_t *n, const char *path, uint16_t 
 
 /* ---- mappings ------------------------------------------------------------------------ */
 
-/* Checks n is a mapping without repeated keys; reports under path. */
-static int
-check_mapping(struct conf_ctx *cx, yaml_node_t *n, const char *path)
+int
+conf_check_mapping(struct conf_ctx *cx, yaml_node_t *n, const char *path)
 {
 	struct yconf y = yc(cx);
 	return yconf_check_mapping(&y, n, path);
+}
+
+static int
+check_mapping(struct conf_ctx *cx, yaml_node_t *n, const char *path)
+{
+	return conf_check_mapping(cx, n, path);
 }
 
 static int
@@ -219,18 +224,6 @@ parse_listen_list(struct conf_ctx *cx, yaml_node_t *v, struct daemon_conf *c)
 	return 0;
 }
 
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* NSID payload (RFC 5001 2.3): text as is, or "0x" followed by hex octets. */
 static int
 parse_nsid(struct conf_ctx *cx, yaml_node_t *v, struct daemon_conf *c)
@@ -250,17 +243,11 @@ parse_nsid(struct conf_ctx *cx, yaml_node_t *v, struct daemon_conf *c)
 	uint8_t *buf = malloc(n);
 	if (buf == NULL)
 		return conf_error(cx, v, "server.nsid", "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		if (!hex) {
-			buf[i] = (uint8_t)s[i];
-			continue;
-		}
-		int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
-		if (hi < 0 || lo < 0) {
-			free(buf);
-			return conf_error(cx, v, "server.nsid", "not a hex string: '%s'", s);
-		}
-		buf[i] = (uint8_t)(hi << 4 | lo);
+	if (!hex) {
+		memcpy(buf, s, n);
+	} else if (yconf_parse_hex(s + 2, 2 * n, buf) != 0) {
+		free(buf);
+		return conf_error(cx, v, "server.nsid", "not a hex string: '%s'", s);
 	}
 	free(c->nsid);
 	c->nsid = buf;

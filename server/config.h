@@ -151,6 +151,9 @@ int conf_get_str(struct conf_ctx *cx, yaml_node_t *n, const char *path, char **o
 int conf_get_uint(struct conf_ctx *cx, yaml_node_t *n, const char *path, uint64_t min,
                   uint64_t max, uint64_t *out);
 int conf_get_bool(struct conf_ctx *cx, yaml_node_t *n, const char *path, bool *out);
+/* A mapping whose keys are plain names, none repeated ("not a mapping (found a list)",
+ * "duplicate key 'k' (first on line 3)"). */
+int conf_check_mapping(struct conf_ctx *cx, yaml_node_t *n, const char *path);
 /* Integer seconds, or "10s", "500ms", "2m", "1h". */
 int conf_get_duration_ms(struct conf_ctx *cx, yaml_node_t *n, const char *path,
                          uint64_t *out);

@@ -34,14 +34,6 @@ ops_conf_control_path(const struct daemon_conf *c, char *out, size_t outlen)
 	return n > 0 && (size_t)n < outlen;
 }
 
-static int
-check_mapping(struct conf_ctx *cx, yaml_node_t *node, const char *path)
-{
-	if (node == NULL || node->type != YAML_MAPPING_NODE)
-		return conf_error(cx, node, path, "must be a mapping");
-	return 0;
-}
-
 /* The socket mode is written in octal ("0660" or 660); anything that would let other
  * users in (the "other" bits) is refused: the socket drains pools and reloads zones. */
 static int
@@ -68,7 +60,7 @@ parse_mode(struct conf_ctx *cx, yaml_node_t *v, unsigned *out)
 int
 ops_conf_parse_control(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c)
 {
-	int rc = check_mapping(cx, node, "control");
+	int rc = conf_check_mapping(cx, node, "control");
 	for (yaml_node_pair_t *p = rc == 0 ? node->data.mapping.pairs.start : NULL;
 	     rc == 0 && p < node->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
@@ -95,7 +87,7 @@ ops_conf_parse_control(struct conf_ctx *cx, yaml_node_t *node, struct daemon_con
 int
 ops_conf_parse_metrics(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c)
 {
-	int rc = check_mapping(cx, node, "metrics");
+	int rc = conf_check_mapping(cx, node, "metrics");
 	for (yaml_node_pair_t *p = rc == 0 ? node->data.mapping.pairs.start : NULL;
 	     rc == 0 && p < node->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);

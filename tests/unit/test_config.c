@@ -402,6 +402,18 @@ default_state_dir_follows_the_environment(void **state)
 	free(s);
 }
 
+/* control: and metrics: once read a key that was a list as text and let a repeated key
+ * win silently; every section now checks its mapping like server: does. */
+static void
+every_section_refuses_odd_and_repeated_keys(void **state)
+{
+	parse_fails("control:\n  ? [x, y]\n  : 1\n", "signpost.conf:2: control: keys must be plain names");
+	parse_fails("metrics:\n  enabled: false\n  enabled: true\n",
+	            "signpost.conf:3: metrics: duplicate key 'enabled' (first on line 2)");
+	parse_fails("control: 0660\n", "signpost.conf:1: control: not a mapping (found a scalar)");
+	parse_fails("cookies:\n  - secret\n", "signpost.conf:2: cookies: not a mapping (found a list)");
+}
+
 int
 main(void)
 {
@@ -432,6 +444,7 @@ main(void)
 		cmocka_unit_test(restart_is_needed_only_for_sockets_threads_and_identity),
 		cmocka_unit_test(builtin_default_serves_the_example_zone_on_5300),
 		cmocka_unit_test(default_state_dir_follows_the_environment),
+		cmocka_unit_test(every_section_refuses_odd_and_repeated_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -305,6 +305,17 @@ the_first_error_is_kept_and_every_error_counted(void **state)
 	ydoc_free(&d);
 }
 
+static void
+hex_digits_decode_in_either_case_and_stop_at_a_non_digit(void **state)
+{
+	uint8_t out[4] = { 0 };
+	assert_int_equal(yconf_parse_hex("00fFa5C3", 8, out), 0);
+	assert_memory_equal(out, "\x00\xff\xa5\xc3", 4);
+	assert_int_equal(yconf_parse_hex("12g4", 4, out), -1);
+	assert_int_equal(yconf_parse_hex("1 ", 2, out), -1);
+	assert_int_equal(out[0], 0x12);        /* octets before the bad digit are written */
+}
+
 /* ---- lib/addr: address and prefix text --------------------------------------------------- */
 
 static void
@@ -380,6 +391,7 @@ main(void)
 		cmocka_unit_test(booleans_strings_and_nulls_read_as_yaml_writes_them),
 		cmocka_unit_test(mappings_with_repeated_or_odd_keys_are_refused),
 		cmocka_unit_test(the_first_error_is_kept_and_every_error_counted),
+		cmocka_unit_test(hex_digits_decode_in_either_case_and_stop_at_a_non_digit),
 		cmocka_unit_test(addresses_parse_with_default_or_given_port_and_format_back),
 		cmocka_unit_test(prefixes_need_zero_host_bits_and_match_to_the_bit),
 	};

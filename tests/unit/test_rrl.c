@@ -266,7 +266,7 @@ rrl_mistakes_name_the_line_and_key(void **state)
 		{ "rrl:\n  whitelist: [10.0.0.1/8]\n", "t.conf:2: rrl.whitelist[0]: not a prefix" },
 		{ "rrl:\n  colour: red\n", "t.conf:2: unknown key 'colour' in 'rrl'" },
 		{ "rrl:\n  slip: 1\n  slip: 2\n", "t.conf:3: rrl: duplicate key 'slip'" },
-		{ "rrl: 5\n", "t.conf:1: rrl: must be a mapping" },
+		{ "rrl: 5\n", "t.conf:1: rrl: not a mapping (found a scalar)" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = 0;
