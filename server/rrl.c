@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/addr.h"
 #include "lib/dname.h"
 #include "server/abuse.h"
 
@@ -113,12 +114,8 @@ rrl__whitelisted(const struct rrl_conf *c, const struct sockaddr *addr)
 			a = (const uint8_t *)&((const struct sockaddr_in6 *)addr)->sin6_addr;
 		else
 			continue;
-		unsigned full = p->len / 8, rest = p->len % 8;
-		if (memcmp(a, p->addr, full) != 0)
-			continue;
-		if (rest != 0 && ((a[full] ^ p->addr[full]) & (0xff00 >> rest)) != 0)
-			continue;
-		return true;
+		if (addr_in_prefix(p->addr, p->len, a))
+			return true;
 	}
 	return false;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/addr.h"
 #include "lib/errors.h"
 #include "lib/log.h"
 #include "server/xfr.h"
@@ -562,18 +563,6 @@ xfr_conf_zone(const struct xfr_conf *x, const uint8_t *apex)
 }
 
 static bool
-prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-	unsigned whole = bits / 8, rest = bits % 8;
-	if (memcmp(a, b, whole) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (a[whole] & mask) == (b[whole] & mask);
-}
-
-static bool
 addr_match(const struct xfr_acl *r, const struct sockaddr *addr)
 {
 	if (r->any_addr)
@@ -597,7 +586,7 @@ addr_match(const struct xfr_acl *r, const struct sockaddr *addr)
 		want = (const uint8_t *)&((const struct sockaddr_in6 *)&r->addr)->sin6_addr;
 		have = (const uint8_t *)&((const struct sockaddr_in6 *)addr)->sin6_addr;
 	}
-	return prefix_match(want, have, r->prefix);
+	return addr_in_prefix(want, r->prefix, have);
 }
 
 bool
