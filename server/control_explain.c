@@ -263,8 +263,10 @@ explain_why(struct explain_gslb *eg, uint16_t qtype)
 	if (tr->n_groups > 0) {
 		for (unsigned g = 0; g < tr->n_groups; g++) {
 			bool chosen = tr->group_chosen && tr->groups[g].priority == tr->group;
-			ops_buf_printf(w, "failover group %u: %u healthy, min-healthy %u: %s\n",
-			               tr->groups[g].priority, tr->groups[g].healthy, tr->min_healthy,
+			/* Failing open, the groups are counted over every undrained member. */
+			ops_buf_printf(w, "failover group %u: %u %s, min-healthy %u: %s\n",
+			               tr->groups[g].priority, tr->groups[g].healthy,
+			               tr->fail_open ? "undrained (fail open)" : "healthy", tr->min_healthy,
 			               chosen && !tr->group_under_min ? "answers"
 			               : chosen ? "answers (no group has min-healthy members; the "
 			                          "first group with any does)"
