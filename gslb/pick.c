@@ -3,7 +3,8 @@
  * members the snapshot says are healthy, falling back as the pool says when none is.
  * Runs on worker threads: no allocation, no lock, no logging, and every loop is bounded by
  * GSLB_MAX_MEMBERS, GSLB_MAX_REGIONS or the size of the topology table. The generator and
- * the round-robin counter are per thread. */
+ * the round-robin counter are per thread. gslb_explain() runs the same decision code (decide())
+ * on the control thread with a struct gslb_trace to fill; the answer path passes NULL. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
