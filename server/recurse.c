@@ -60,6 +60,22 @@ struct recurse {
 	_Atomic uint64_t cache_answers, submitted, answered, busy, norec, secure_hits;
 };
 
+/* An authoritative answer whose CNAME chain leaves our zones (answer.c stops there, RFC
+ * 1034 4.3.2 step 3.a), for a client allowed recursion: the target is resolved and its
+ * answer appended, as BIND does when one server has both roles (docs/conformance.md).
+ * Names are kept uncompressed. */
+#define CHAIN_PREFIX_MAX 2048
+
+struct chain_out {
+	uint8_t target[DNAME_MAXLEN];       /* where the chain leaves our zones */
+	uint8_t question[DNAME_MAXLEN + 4]; /* the client's question (name, type, class) */
+	size_t qlen;
+	uint8_t prefix[CHAIN_PREFIX_MAX];   /* our answer RRs: [owner][type][class][ttl][rdlen]
+	                                       [rdata], CNAME/DNAME targets uncompressed */
+	size_t prefixlen;
+	uint16_t prefixn;
+};
+
 /* A question handed to the resolver, and then its answer on the way back. */
 struct pending {
 	struct pending *next;
@@ -76,6 +92,7 @@ struct pending {
 	size_t len, cap;
 	int ede;
 	uint8_t rcode;
+	struct chain_out *chain;            /* a CNAME of ours out of our zones (owned), or NULL */
 };
 
 struct recurse_worker {
@@ -461,6 +478,7 @@ static void
 pending_free(struct pending *p)
 {
 	free(p->buf);
+	free(p->chain);
 	free(p);
 }
 
@@ -493,6 +511,177 @@ recurse_worker_deinit(struct worker *w)
 	w->rw = NULL;
 }
 
+/* ---- CNAME chains leaving our zones --------------------------------------------------- */
+
+/* Reads the RR at r (in msg) and writes it uncompressed to w: owner, and the target of a
+ * CNAME or DNAME; other RDATA as it is (names in the RDATA of the types the resolver and
+ * answer.c write are never compressed there, RFC 3597 4 / RFC 4034). Sets *type and
+ * owner. Returns false on a parse error or when it does not fit. */
+static bool
+rr_copy(struct wire_reader *r, const uint8_t *msg, size_t len, struct wire_writer *w,
+        uint8_t *owner, uint16_t *type, uint8_t *target)
+{
+	uint8_t name[DNAME_MAXLEN];
+	size_t nlen, tlen = 0;
+	uint16_t rclass, rdlen;
+	uint32_t ttl;
+	const uint8_t *rd;
+
+	if (wire_read_name(r, name, &nlen) != 0 || wire_read_u16(r, type) != 0 ||
+	    wire_read_u16(r, &rclass) != 0 || wire_read_u32(r, &ttl) != 0 ||
+	    wire_read_u16(r, &rdlen) != 0)
+		return false;
+	size_t rdpos = r->pos;
+	if (wire_read_bytes(r, rdlen, &rd) != 0)
+		return false;
+	if (*type == 5 || *type == 39) {               /* CNAME, DNAME */
+		struct wire_reader t;
+		wire_reader_init(&t, msg, len);
+		t.pos = rdpos;
+		if (wire_read_name(&t, target, &tlen) != 0)
+			return false;
+	}
+	if (owner != NULL)
+		memcpy(owner, name, nlen);
+	wire_put_name_comp(w, name);
+	wire_put_u16(w, *type);
+	wire_put_u16(w, rclass);
+	wire_put_u32(w, ttl);
+	if (tlen > 0) {
+		wire_put_u16(w, (uint16_t)tlen);
+		wire_put_bytes(w, target, tlen);
+	} else {
+		wire_put_u16(w, rdlen);
+		wire_put_bytes(w, rd, rdlen);
+	}
+	return !w->overflow;
+}
+
+/* True when m (our authoritative answer, len octets) answers qtype with a CNAME chain whose
+ * last target has no data here and no SOA says why: the target is outside our zones (a
+ * NODATA or NXDOMAIN inside them carries the SOA, RFC 2308 2). Fills c. */
+static bool
+chain_leaves(const uint8_t *m, size_t len, struct chain_out *c)
+{
+	struct wire_reader r;
+	struct wire_writer w;
+	uint8_t cur[DNAME_MAXLEN], owner[DNAME_MAXLEN], target[DNAME_MAXLEN];
+	size_t clen;
+	uint16_t type, ty, cl, rdl;
+	uint32_t ttl;
+	const uint8_t *rd;
+
+	uint16_t qtype;
+	if (len < 12 || (m[2] & 0x06) != 0x04 || (m[3] & 0x0f) != 0 ||   /* AA, no TC, NOERROR */
+	    (m[4] << 8 | m[5]) != 1)
+		return false;
+	uint16_t an = (uint16_t)(m[6] << 8 | m[7]), ns = (uint16_t)(m[8] << 8 | m[9]);
+	if (an == 0)
+		return false;
+	wire_reader_init(&r, m, len);
+	r.pos = 12;
+	if (wire_read_name(&r, cur, &clen) != 0 || wire_read_u16(&r, &qtype) != 0 ||
+	    wire_read_u16(&r, &cl) != 0 || r.pos - 12 > sizeof(c->question) ||
+	    qtype == 5 || qtype == 255)
+		return false;
+	/* The common case leaves here: the first answer RR is no CNAME or DNAME. */
+	size_t first = r.pos;
+	if (wire_skip_name(&r) != 0 || wire_read_u16(&r, &ty) != 0 || (ty != 5 && ty != 39))
+		return false;
+	r.pos = first;
+	memcpy(c->question, m + 12, r.pos - 12);
+	c->qlen = r.pos - 12;
+	wire_writer_init(&w, c->prefix, sizeof(c->prefix));
+	c->prefixn = 0;
+	for (uint16_t i = 0; i < an; i++, c->prefixn++) {
+		if (!rr_copy(&r, m, len, &w, NULL, &type, target))
+			return false;
+	}
+	c->prefixlen = w.len;
+	for (uint16_t i = 0; i < ns; i++) {
+		if (wire_skip_name(&r) != 0 || wire_read_u16(&r, &ty) != 0 ||
+		    wire_read_u16(&r, &cl) != 0 || wire_read_u32(&r, &ttl) != 0 ||
+		    wire_read_u16(&r, &rdl) != 0 || wire_read_bytes(&r, rdl, &rd) != 0 || ty == 6)
+			return false;
+	}
+	/* Follow the chain through the copied RRs (uncompressed now). */
+	bool moved = false;
+	for (unsigned hop = 0; hop < 16; hop++) {
+		struct wire_reader p;
+		bool next = false;
+		wire_reader_init(&p, c->prefix, c->prefixlen);
+		for (uint16_t i = 0; i < c->prefixn; i++) {
+			size_t ol;
+			if (wire_read_name(&p, owner, &ol) != 0 || wire_read_u16(&p, &ty) != 0 ||
+			    wire_read_u16(&p, &cl) != 0 || wire_read_u32(&p, &ttl) != 0 ||
+			    wire_read_u16(&p, &rdl) != 0 || wire_read_bytes(&p, rdl, &rd) != 0)
+				return false;
+			if (!dname_equal(owner, cur))
+				continue;
+			if (ty == qtype)
+				return false;           /* the chain ends in data here */
+			if (ty == 5 && !next) {
+				struct wire_reader t;
+				wire_reader_init(&t, rd, rdl);
+				if (wire_read_name(&t, target, &ol) != 0)
+					return false;
+				next = true;
+			}
+		}
+		if (!next)
+			break;
+		memcpy(cur, target, dname_len(target));
+		moved = true;
+	}
+	if (!moved)
+		return false;
+	memcpy(c->target, cur, dname_len(cur));
+	return true;
+}
+
+/* Our chain, then the resolver's answer for its target (resp: header, one question,
+ * answer and authority, as resolver_cache_answer() and struct resolver_result give them),
+ * for the client's question, into out (cap octets): a response in the same form for
+ * resolver_reply_finish(). AA is not set (part of the answer is not ours) and neither is
+ * AD (our own zone data was not validated). Returns the length or 0. */
+static size_t
+chain_splice(const uint8_t *resp, size_t rlen, const struct chain_out *c, uint8_t *out, size_t cap)
+{
+	struct wire_reader r, p;
+	struct wire_writer w;
+	uint8_t owner[DNAME_MAXLEN], target[DNAME_MAXLEN];
+	uint16_t type;
+	uint32_t skip;
+
+	if (rlen < 12 || (resp[4] << 8 | resp[5]) != 1)
+		return 0;
+	uint16_t an = (uint16_t)(resp[6] << 8 | resp[7]), ns = (uint16_t)(resp[8] << 8 | resp[9]);
+	wire_writer_init(&w, out, cap);
+	wire_put_u16(&w, 0);
+	wire_put_u8(&w, resp[2] & (uint8_t)~0x04);
+	wire_put_u8(&w, resp[3] & (uint8_t)~0x20);
+	wire_put_u16(&w, 1);
+	wire_put_u16(&w, (uint16_t)(c->prefixn + an));
+	wire_put_u16(&w, ns);
+	wire_put_u16(&w, 0);
+	wire_put_bytes(&w, c->question, c->qlen);
+	wire_writer_remember(&w, 12);
+	wire_reader_init(&p, c->prefix, c->prefixlen);
+	for (uint16_t i = 0; i < c->prefixn; i++) {
+		if (!rr_copy(&p, c->prefix, c->prefixlen, &w, owner, &type, target))
+			return 0;
+	}
+	wire_reader_init(&r, resp, rlen);
+	r.pos = 12;
+	if (wire_skip_name(&r) != 0 || wire_read_u32(&r, &skip) != 0)
+		return 0;
+	for (unsigned i = 0; i < (unsigned)an + ns; i++) {
+		if (!rr_copy(&r, resp, rlen, &w, owner, &type, target))
+			return 0;
+	}
+	return w.overflow ? 0 : w.len;
+}
+
 /* Resolver thread: keeps a copy of the response and passes it to the worker. */
 static void
 on_done(void *arg, const struct resolver_result *res)
@@ -500,11 +689,23 @@ on_done(void *arg, const struct resolver_result *res)
 	struct pending *p = arg;
 	struct recurse_worker *rw = p->rw;
 
-	p->cap = res->len + REPLY_SLACK;
-	p->buf = malloc(p->cap);
-	if (p->buf != NULL) {
-		memcpy(p->buf, res->wire, res->len);
-		p->len = res->len;
+	if (p->chain != NULL) {
+		/* Names come out uncompressed from the splice: room for the largest message. */
+		p->cap = 65535 + REPLY_SLACK;
+		p->buf = malloc(p->cap);
+		if (p->buf != NULL)
+			p->len = chain_splice(res->wire, res->len, p->chain, p->buf, 65535);
+		if (p->buf != NULL && p->len == 0) {
+			free(p->buf);
+			p->buf = NULL;
+		}
+	} else {
+		p->cap = res->len + REPLY_SLACK;
+		p->buf = malloc(p->cap);
+		if (p->buf != NULL) {
+			memcpy(p->buf, res->wire, res->len);
+			p->len = res->len;
+		}
 	}
 	p->ede = res->ede;
 	p->rcode = res->rcode;
@@ -662,15 +863,27 @@ route(struct worker *w, const struct answer_client *cl, const uint8_t *pkt, size
 	/* RA: recursion is available to this client (RFC 1035 4.1.1), on authoritative
 	 * answers too, as BIND sets it when one server has both roles. */
 	out[3] |= 0x80;
-	/* Our zones answered, or rate limiting slipped the REFUSED (TC=1): as it is. */
-	if (!w->actx.not_ours || (out[2] & 0x02) != 0)
+	/* Rate limiting slipped the answer (TC=1): as it is. Our zones answered: as it is,
+	 * unless a CNAME chain left them (then its target is resolved and appended). */
+	struct chain_out chain;
+	bool via_chain = false;
+	if ((out[2] & 0x02) != 0)
 		return ROUTE_AS_IS;
+	if (!w->actx.not_ours) {
+		if (!chain_leaves(out, *len, &chain))
+			return ROUTE_AS_IS;
+		via_chain = true;
+	}
 
 	struct query q;
-	if (query_parse(&q, pkt, qlen) != QUERY_OK || q.opcode != 0 || q.qclass != CLASS_IN)
+	if (query_parse(&q, pkt, qlen) != QUERY_OK || q.opcode != 0 || q.qclass != CLASS_IN ||
+	    (via_chain && !q.rd))
 		return ROUTE_AS_IS;
 	struct resolver_question rq;
-	memcpy(rq.qname, q.qname, q.qname_len);
+	if (via_chain)
+		memcpy(rq.qname, chain.target, dname_len(chain.target));
+	else
+		memcpy(rq.qname, q.qname, q.qname_len);
 	rq.qtype = q.qtype;
 	rq.qclass = q.qclass;
 	rq.dnssec_ok = q.dnssec_ok;
@@ -691,11 +904,23 @@ route(struct worker *w, const struct answer_client *cl, const uint8_t *pkt, size
 		return ROUTE_AS_IS;
 	memcpy(saved, out, *len);
 	copy_opts(saved, *len, &params);
-	/* The answer path already counted a REFUSED for this query: it is ours now. */
-	w->stats.rcode[RCODE_REFUSED]--;
+	/* The answer path already counted a REFUSED (or the NOERROR of a chain leaving our
+	 * zones) for this query: it is ours now. */
+	uint8_t counted = via_chain ? RCODE_NOERROR : RCODE_REFUSED;
+	w->stats.rcode[counted]--;
 	uint8_t rcode;
 	bool refresh = false;
-	size_t n = resolver_cache_answer(rec->cache, &rq, out, cap, &rcode, &refresh);
+	size_t n;
+	if (via_chain) {
+		/* The target's cached answer into the upper half of out, then ours and it
+		 * together into the lower half. */
+		size_t half = cap / 2;
+		n = resolver_cache_answer(rec->cache, &rq, out + half, half, &rcode, &refresh);
+		if (n > 0)
+			n = chain_splice(out + half, n, &chain, out, half - REPLY_SLACK);
+	} else {
+		n = resolver_cache_answer(rec->cache, &rq, out, cap, &rcode, &refresh);
+	}
 	if (n > 0) {
 		/* AD in the cached response: validation found it secure (the client sees AD
 		 * only with DO or AD, RFC 6840 5.8). */
@@ -728,6 +953,13 @@ route(struct worker *w, const struct answer_client *cl, const uint8_t *pkt, size
 	*p = *origin;
 	p->next = NULL;
 	p->buf = NULL;
+	p->chain = NULL;
+	if (via_chain && (p->chain = malloc(sizeof(chain))) == NULL) {
+		free(p);
+		goto servfail;
+	}
+	if (via_chain)
+		*p->chain = chain;
 	p->rw = w->rw;
 	p->tcp = cl->tcp;
 	p->params = params;
@@ -735,6 +967,7 @@ route(struct worker *w, const struct answer_client *cl, const uint8_t *pkt, size
 	if (rc != 0) {
 		/* resolver_submit() queues: a full resolver answers -EBUSY through on_done
 		 * only later; here only allocation fails. */
+		free(p->chain);
 		free(p);
 		goto servfail;
 	}
@@ -743,6 +976,11 @@ route(struct worker *w, const struct answer_client *cl, const uint8_t *pkt, size
 servfail:
 	atomic_fetch_add_explicit(&rec->busy, 1, memory_order_relaxed);
 	memcpy(out, saved, *len);
+	if (via_chain) {
+		/* Our own answer, the chain without its target's data, rather than SERVFAIL. */
+		w->stats.rcode[counted]++;
+		return ROUTE_DONE;
+	}
 	out[3] = (uint8_t)((out[3] & 0xf0) | RCODE_SERVFAIL);
 	w->stats.rcode[RCODE_SERVFAIL]++;
 	return ROUTE_DONE;

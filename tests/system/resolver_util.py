@@ -529,8 +529,12 @@ def start_signpost_resolver(workdir, h, port=None, allow=None, extra=None, worke
     os.makedirs(workdir, exist_ok=True)
     zones = []
     if local_zone:
+        # ext*: CNAMEs out of our zones (followed through the resolver for clients
+        # allowed recursion, docs/conformance.md).
         zones = [("local.test.", "local.zone",
-                  zone_head("local.test.", "127.0.0.1") + "www A 192.0.2.99\n")]
+                  zone_head("local.test.", "127.0.0.1") +
+                  "www A 192.0.2.99\next CNAME www.good.tld1.\nextnx CNAME nope.good.tld1.\n"
+                  "ext2 CNAME in\nin CNAME alias.good.tld1.\nextsec CNAME www.sec.\n")]
     if listen is not None:
         # Another listen address (a wildcard, say): write, patch, start.
         port = port or dnsutil.free_port()

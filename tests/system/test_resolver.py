@@ -565,3 +565,61 @@ def test_root_hints_and_trust_anchor_relative_to_the_config_file(world, tmp_path
         assert ru.summary(r)[:2] == ("NOERROR", True)
     finally:
         s2.stop()
+
+
+# ---- a CNAME of ours pointing out of our zones ------------------------------------------------
+
+LOCAL_CNAMES = [
+    # (name, type, expected (rcode, AD, answer RRsets))
+    ("ext.local.test.", "A", ("NOERROR", False, ["ext.local.test. CNAME www.good.tld1.",
+                                                  "www.good.tld1. A 192.0.2.1"])),
+    ("ext2.local.test.", "A", ("NOERROR", False, ["alias.good.tld1. CNAME www.good.tld1.",
+                                                   "ext2.local.test. CNAME in.local.test.",
+                                                   "in.local.test. CNAME alias.good.tld1.",
+                                                   "www.good.tld1. A 192.0.2.1"])),
+    ("extnx.local.test.", "A", ("NXDOMAIN", False, ["extnx.local.test. CNAME nope.good.tld1."])),
+    ("ext.local.test.", "MX", ("NOERROR", False, ["ext.local.test. CNAME www.good.tld1."])),
+    ("extsec.local.test.", "A", ("NOERROR", False, ["extsec.local.test. CNAME www.sec.",
+                                                     "www.sec. A 192.0.2.50"])),
+]
+
+
+def test_local_cname_out_of_our_zones_is_followed_like_unbound_local_data(world, tmp_path):
+    """A CNAME in our zone whose target is outside our zones: a client allowed recursion
+    gets the chain and the target resolved (BIND with both roles; Unbound with the same
+    records as local-data), without AA (part of the answer is not ours), without AD (our
+    own data is not validated). A miss and then a cache hit give the same answer; an RD=0 query
+    gets our authoritative CNAME alone."""
+    h, sp, ub = world
+    # Unbound follows a local-data CNAME when its name is a "redirect" local zone (its
+    # "local alias"); one zone per name gives it the same records.
+    data = [("ext", "www.good.tld1."), ("extnx", "nope.good.tld1."), ("ext2", "in.local.test."),
+            ("in", "alias.good.tld1."), ("extsec", "www.sec.")]
+    zone = '\n  local-zone: '.join('"%s.local.test." redirect\n  local-data: '
+                                   '"%s.local.test. 3600 CNAME %s"' % (n, n, t) for n, t in data)
+    u = ru.start_unbound(str(tmp_path / "ub"), h, extra={"local-zone": zone})
+    try:
+        for name, rdtype, want in LOCAL_CNAMES:
+            for attempt in ("miss", "hit"):
+                r = ru.ask(sp, name, rdtype)
+                assert r is not None, (name, attempt)
+                assert ru.summary(r) == want, (name, rdtype, attempt, ru.summary(r))
+                assert r.flags & dns.flags.RA and not r.flags & dns.flags.AA
+            d = ru.ask(sp, name, rdtype, dnssec=True)
+            assert not d.flags & dns.flags.AD
+            theirs = ru.ask(u, name, rdtype)
+            assert theirs is not None
+            if name == "ext2.local.test.":
+                # Unbound follows one local alias only, then asks the hierarchy for
+                # in.local.test. (which it does not know): NXDOMAIN. We follow our zone's
+                # chain to its end first, as an authoritative server does (RFC 1034 4.3.2).
+                assert ru.summary(theirs)[0] == "NXDOMAIN", ru.summary(theirs)
+                continue
+            assert ru.summary(theirs) == want, (name, ru.summary(theirs))
+        # RD=0: our zone's answer as it is (AA, the chain only).
+        r = ru.ask(sp, "ext.local.test.", "A", rd=False)
+        assert r.flags & dns.flags.AA
+        assert ru.summary(r)[2] == ["ext.local.test. CNAME www.good.tld1."]
+    finally:
+        u.stop(check=False)
+
