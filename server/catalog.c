@@ -225,6 +225,8 @@ catalog_produce(struct zones_db *db, const struct daemon_conf *c)
 			if (f != NULL && fclose(f) != 0)
 				ok = false;
 			struct zones_compile_opts opts = {0};
+			struct zones_journal_limits lim;
+			(void)xfr_journal_opts(cat->name, &opts, &lim);
 			int rc = ok ? zones_compile_file(db, cat->name, path, &opts, NULL) : -EIO;
 			if (rc != 0)
 				log_err("xfr: catalog %s: cannot generate %s: %s", cat->name, path,

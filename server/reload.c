@@ -19,6 +19,7 @@
 #include "lib/errors.h"
 #include "lib/log.h"
 #include "server/daemon.h"
+#include "server/xfr.h"
 
 #define OWNED_LIST "zones.daemon"
 
@@ -142,6 +143,8 @@ reload_zone(struct zones_db *db, const struct conf_zone *z, bool force)
 	struct first_error fe = { .msg = "" };
 	struct zones_report rep = { .fn = report_to_log, .ctx = &fe };
 	struct zones_compile_opts opts = { 0 };
+	struct zones_journal_limits lim;
+	(void)xfr_journal_opts(z->name, &opts, &lim);     /* IXFR step in the same txn */
 	int rc = zones_compile_file(db, z->name, z->file, &opts, &rep);
 	if (rc != 0) {
 		log_err("%s: zone %s not loaded: %s (%u errors); the previous version, if any, "

@@ -1,7 +1,8 @@
 /* xfr.c - the transfer runtime on the main loop: publishes the transfer settings to
- * the workers, and around every reload (at start and on SIGHUP) keeps a snapshot of the
- * zones' previous versions so that each recompiled zone gets its IXFR journal step
- * (zones_journal_add()) and its secondaries a NOTIFY.
+ * the workers, gives compiles of zones with provide-xfr the IXFR journal hook
+ * (xfr_journal_opts(): the step is written in the compile's own transaction), and
+ * around every reload (at start and on SIGHUP) remembers the zones' serials so that
+ * the secondaries of each changed zone get a NOTIFY.
  *
  * Main thread only: reloads run there, and so does the NOTIFY sender. */
 #include <errno.h>
@@ -16,8 +17,9 @@ struct old_version {
 	uint8_t apex[DNAME_MAXLEN];
 	bool present;
 	uint32_t serial;
-	struct zones_iter *it;          /* NULL when the zone was absent */
 };
+
+static bool journal_ok;        /* the xfr DBI could be opened (xfr_runtime_start()) */
 
 struct xfr_runtime {
 	uv_loop_t *loop;
@@ -25,7 +27,6 @@ struct xfr_runtime {
 	bool journal;                   /* the xfr DBI could be opened */
 	struct notify_sender *notify;
 	struct xfr_in *in;              /* secondary zones */
-	struct zones_iter *base;        /* the read transaction of the previous versions */
 	struct old_version *olds;
 	size_t nolds;
 };
@@ -45,6 +46,7 @@ xfr_runtime_start(uv_loop_t *loop, struct zones_db *db, const struct daemon_conf
 		log_warn("xfr: no IXFR journal (%s): IXFR requests get the whole zone",
 		         sp_strerror(rc));
 	rt->journal = rc == 0;
+	journal_ok = rt->journal;
 	rc = notify_sender_new(loop, &rt->notify);
 	if (rc == 0)
 		rc = xfr_publish(c);
@@ -59,15 +61,27 @@ xfr_runtime_start(uv_loop_t *loop, struct zones_db *db, const struct daemon_conf
 	return 0;
 }
 
+bool
+xfr_journal_opts(const char *name, struct zones_compile_opts *o,
+                 struct zones_journal_limits *lim)
+{
+	uint8_t apex[DNAME_MAXLEN];
+	const struct xfr_conf *xc = xfr_published();
+	if (!journal_ok || xc == NULL || dname_from_str(name, apex) == 0)
+		return false;
+	const struct xfr_zone *z = xfr_conf_zone(xc, apex);
+	if (z == NULL || z->nprovide == 0)
+		return false;
+	lim->max_versions = xc->journal_versions;
+	lim->max_size = xc->journal_size;
+	o->on_write = zones_journal_hook;
+	o->on_write_ctx = lim;
+	return true;
+}
+
 static void
 olds_free(struct xfr_runtime *rt)
 {
-	for (size_t i = 0; i < rt->nolds; i++) {
-		if (rt->olds[i].it != rt->base)
-			zones_iter_free(rt->olds[i].it);
-	}
-	zones_iter_free(rt->base);
-	rt->base = NULL;
 	free(rt->olds);
 	rt->olds = NULL;
 	rt->nolds = 0;
@@ -86,19 +100,15 @@ xfr_runtime_before_reload(struct xfr_runtime *rt)
 	for (size_t i = 0; i < xc->nzones; i++) {
 		const struct xfr_zone *z = &xc->zones[i];
 		struct old_version *o = &rt->olds[rt->nolds++];
+		struct zones_iter *it = NULL;
 		memcpy(o->apex, z->apex, dname_len(z->apex));
-		/* One read transaction for all (the first zone found opens it): it keeps
-		 * every previous version's pages alive until the journal steps are written. */
-		int rc = rt->base == NULL ? zones_iter_new(rt->db, z->apex, &o->it)
-		                          : zones_iter_new_at(rt->base, z->apex, &o->it);
-		if (rc != 0)
+		if (zones_iter_new(rt->db, z->apex, &it) != 0)
 			continue;
-		if (rt->base == NULL)
-			rt->base = o->it;
 		struct zones_zone zone;
-		zones_iter_zone(o->it, &zone, NULL);
+		zones_iter_zone(it, &zone, NULL);
 		o->present = true;
 		o->serial = zone.serial;
+		zones_iter_free(it);
 	}
 }
 
@@ -138,18 +148,7 @@ xfr_runtime_after_reload(struct xfr_runtime *rt, const struct daemon_conf *c)
 	if (rt == NULL)
 		return;
 	catalog_produce(rt->db, c);
-	/* Journal steps first, while the previous versions are still readable. */
-	const struct xfr_conf *prev = xfr_published();
-	for (size_t i = 0; rt->journal && prev != NULL && i < rt->nolds; i++) {
-		struct old_version *o = &rt->olds[i];
-		const struct xfr_zone *z = xfr_conf_zone(prev, o->apex);
-		if (o->it == NULL || z == NULL || z->nprovide == 0)
-			continue;
-		int rc = zones_journal_add(rt->db, o->it, prev->journal_versions, prev->journal_size);
-		if (rc != 0)
-			log_warn("xfr: %s: IXFR journal not updated (%s): IXFR falls back to AXFR",
-			         z->name, sp_strerror(rc));
-	}
+	/* The journal steps were written by the compiles themselves (xfr_journal_opts()). */
 	if (xfr_publish(c) != 0)
 		log_err("xfr: out of memory: the previous transfer settings stay in force");
 	const struct xfr_conf *xc = xfr_published();

@@ -262,10 +262,15 @@ struct xfr_runtime;
  * remembers each zone's serial. Returns 0 or a negative code. */
 int xfr_runtime_start(uv_loop_t *loop, struct zones_db *db, const struct daemon_conf *c,
                       struct xfr_runtime **out);
-/* Before a reload compiles zones: opens a read snapshot of the versions in force, so
- * that the IXFR journal can be computed from old and new versions afterwards. */
+/* Before a reload compiles zones: remembers the serials in force. */
 void xfr_runtime_before_reload(struct xfr_runtime *rt);
-/* After the reload: publishes c, journals and NOTIFYs every zone whose serial changed. */
+/* For a compile of zone name (presentation form) in this process: when the published
+ * configuration gives it provide-xfr, sets o's on_write to the IXFR journal hook with
+ * the configured limits (copied into *lim, which must outlive the compile), so the
+ * journal step commits with the zone. Returns whether it did. Any thread. */
+bool xfr_journal_opts(const char *name, struct zones_compile_opts *o,
+                      struct zones_journal_limits *lim);
+/* After the reload: publishes c and NOTIFYs every zone whose serial changed. */
 void xfr_runtime_after_reload(struct xfr_runtime *rt, const struct daemon_conf *c);
 void xfr_runtime_stop(struct xfr_runtime *rt);
 

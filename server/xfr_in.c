@@ -111,18 +111,14 @@ on_job_done(uv_work_t *req, int status)
 	if (status == 0 && j->ok && j->updated && !in->stopping && !z->gone) {
 		struct zones_report rep = {0};
 		struct zones_compile_opts opts = {0};
-		struct zones_iter *old = NULL;
-		/* Passed on to our own secondaries: the version replaced is read for the
-		 * IXFR journal step, as a reload does for a zone from a file. */
-		if (z->conf->nprovide > 0 && z->st.have && z->xc->journal_versions > 0 &&
-		    zones_iter_new(in->db, z->apex, &old) != 0)
-			old = NULL;
+		struct zones_journal_limits lim = {z->xc->journal_versions, z->xc->journal_size};
+		/* Passed on to our own secondaries: the IXFR journal step is written in the
+		 * compile's transaction, as for a zone from a file. */
+		if (z->conf->nprovide > 0) {
+			opts.on_write = zones_journal_hook;
+			opts.on_write_ctx = &lim;
+		}
 		int rc = zones_compile_file(in->db, z->name, j->path, &opts, &rep);
-		if (rc == 0 && old != NULL &&
-		    zones_journal_add(in->db, old, z->xc->journal_versions, z->xc->journal_size) != 0)
-			log_warn("xfr-in: %s: IXFR journal not updated: IXFR falls back to AXFR",
-			         z->name);
-		zones_iter_free(old);
 		if (rc == 0 && z->catalog_of == NULL && z->conf->nnotify > 0 && in->notify != NULL) {
 			struct zones_iter *cur = NULL;
 			if (zones_iter_new(in->db, z->apex, &cur) == 0) {

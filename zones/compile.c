@@ -3,7 +3,9 @@
  *
  * A compile gives the zone a new id, appends its nodes in key order (MDB_APPEND: dense
  * pages, no B-tree splits in the middle), points the zone record at the new id and
- * deletes the old id's nodes, then commits: readers see the old zone or the new one.
+ * deletes the old id's nodes, then commits: readers see the old zone or the new one. An
+ * optional hook (zones_compile_opts.on_write) writes in the same transaction while both
+ * versions are there: the IXFR journal step (zones/journal.c).
  * Runs in the signpost-zone tool or the daemon's reload thread; LMDB serialises writers
  * across processes. */
 #include <errno.h>
@@ -188,7 +190,8 @@ meta_u32(MDB_txn *txn, MDB_dbi meta, const char *name, uint32_t *val)
 /* Replaces the zone in one write transaction; nothing is visible until the commit, and
  * an abort (or a crash) leaves the previous version as it was. */
 static int
-write_zone(struct zones_db *db, const struct zonefile *zf, const char *path)
+write_zone(struct zones_db *db, const struct zonefile *zf, const char *path,
+           const struct zones_compile_opts *o)
 {
 	MDB_txn *txn = NULL;
 	uint8_t zkey[DNAME_KEY_MAXLEN + 1];
@@ -207,16 +210,23 @@ write_zone(struct zones_db *db, const struct zonefile *zf, const char *path)
 	if (rc == 0 && db->has_nsec3)
 		rc = zones__nsec3_index_put(txn, db->nsec3, zf, next);
 	MDB_val k = {zklen, zkey}, v;
+	uint32_t old_id = 0;            /* ids start at 1: 0 is no previous version */
 	if (rc == 0) {
 		int g = mdb_get(txn, db->zones, &k, &v);
 		struct disk_zone old;
-		if (g == 0 && zones__zone_decode(&v, NULL, NULL, &old)) {
-			rc = zones__delete_nodes(txn, db->nodes, old.id);
-			if (rc == 0)
-				rc = zones__delete_nsec3(db, txn, old.id);
-		}
+		if (g == 0 && zones__zone_decode(&v, NULL, NULL, &old))
+			old_id = old.id;
 		else if (g != 0 && g != MDB_NOTFOUND)
 			rc = zones__mdb_err(g);
+	}
+	/* Both versions are readable here; what the hook writes (the IXFR journal step)
+	 * commits with the zone or not at all. */
+	if (rc == 0 && o != NULL && o->on_write != NULL)
+		rc = o->on_write(o->on_write_ctx, db, txn, zf->apex, old_id, next);
+	if (rc == 0 && old_id != 0) {
+		rc = zones__delete_nodes(txn, db->nodes, old_id);
+		if (rc == 0)
+			rc = zones__delete_nsec3(db, txn, old_id);
 	}
 	if (rc == 0) {
 		rec = zone_record(zf, path, next, &reclen);
@@ -253,7 +263,7 @@ zones_compile_file(struct zones_db *db, const char *origin, const char *path,
 		return -EROFS;
 	int rc = load(origin, path, o, rep ? rep : &local, &zf);
 	if (rc == 0)
-		rc = write_zone(db, zf, path);
+		rc = write_zone(db, zf, path, o);
 	if (rc == SP_ESTOREFULL)
 		log_err("%s: the zone database map is full; raise the map size", path);
 	zones__zonefile_free(zf);

@@ -3,9 +3,10 @@
  * the `xfr` DBI, bounded per zone by a number of steps and a size; outgoing IXFR
  * answers stream the steps from a client's serial to the current one.
  *
- * Writer (zones_journal_init/add): the daemon's main thread, the one writer, right after
- * a compile (the previous version is read from a read transaction opened before the
- * compile, which keeps its pages alive). Readers (zones_journal_open...): a worker's
+ * Writer: the daemon's main thread, the one writer, inside the compile's own write
+ * transaction (zones_journal_hook(), zones_compile_opts.on_write: the old version's
+ * nodes are still there, and the zone never commits without its step); or, for
+ * zones_journal_add(), right after a compile from a read transaction opened before it. Readers (zones_journal_open...): a worker's
  * transfer, inside the same read transaction as the zone's nodes, so journal and zone
  * always agree. Layout: docs/lmdb-schema.md, "xfr". */
 #include <errno.h>
@@ -346,6 +347,46 @@ store_step(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen, const 
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : zones__mdb_err(rc);
 }
 
+/* One side of a step: a version's nodes (a cursor on the nodes DBI), id, serial and SOA. */
+struct version {
+	MDB_cursor *cur;
+	uint32_t id;
+	uint32_t serial;
+	uint32_t soa_ttl;
+	const uint8_t *soa_rd;
+	uint16_t soa_rdlen;
+};
+
+/* Builds the step from o to n (in o's and n's transactions; every record is copied
+ * before anything is written) and stores it in txn. */
+static int
+journal_step(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
+             const uint8_t *apex, const struct version *o, const struct version *n,
+             unsigned max_versions, uint64_t max_size)
+{
+	struct buf step = {0}, del = {0}, add = {0};
+	int rc = diff_versions(o->cur, o->id, n->cur, n->id, &del, &add);
+	if (rc == 0) {
+		struct disk_step h = {.from = o->serial, .to = n->serial,
+		                      .records = del.records + add.records + 2};
+		buf_put(&step, &h, sizeof(h));
+		put_record(&step, apex, TYPE_SOA, o->soa_ttl, o->soa_rd, o->soa_rdlen);
+		buf_put(&step, del.p, del.len);
+		put_record(&step, apex, TYPE_SOA, n->soa_ttl, n->soa_rd, n->soa_rdlen);
+		buf_put(&step, add.p, add.len);
+		if (step.oom || del.oom || add.oom)
+			rc = -ENOMEM;
+	}
+	if (rc == 0 && step.len > max_size)
+		rc = clear_zone(txn, dbi, prefix, plen);   /* larger than the whole journal */
+	else if (rc == 0)
+		rc = store_step(txn, dbi, prefix, plen, &step, o->serial, max_versions, max_size);
+	free(step.p);
+	free(del.p);
+	free(add.p);
+	return rc;
+}
+
 int
 zones_journal_add(struct zones_db *db, struct zones_iter *old, unsigned max_versions,
                   uint64_t max_size)
@@ -354,7 +395,6 @@ zones_journal_add(struct zones_db *db, struct zones_iter *old, unsigned max_vers
 	MDB_txn *txn = NULL;
 	MDB_cursor *nc = NULL;
 	uint8_t prefix[ZONES_MAXKEY], zkey[DNAME_KEY_MAXLEN + 1];
-	struct buf step = {0}, del = {0}, add = {0};
 	struct zones_zone nz;
 	struct zones_rrset nsoa;
 
@@ -381,26 +421,14 @@ zones_journal_add(struct zones_db *db, struct zones_iter *old, unsigned max_vers
 		goto commit;
 	}
 	rc = zones__mdb_err(mdb_cursor_open(txn, db->nodes, &nc));
-	if (rc == 0)
-		rc = diff_versions(old->cur, old->zone.id, nc, nz.id, &del, &add);
 	if (rc == 0) {
-		struct disk_step h = {.from = old->zone.serial, .to = nz.serial,
-		                      .records = del.records + add.records + 2};
-		buf_put(&step, &h, sizeof(h));
-		put_record(&step, old->zone.apex, TYPE_SOA, old->soa.ttl, old->soa.rdata + 2,
-		           (uint16_t)(old->soa.len - 2));
-		buf_put(&step, del.p, del.len);
-		put_record(&step, nz.apex, TYPE_SOA, nsoa.ttl, nsoa.rdata + 2,
-		           (uint16_t)(nsoa.len - 2));
-		buf_put(&step, add.p, add.len);
-		if (step.oom || del.oom || add.oom)
-			rc = -ENOMEM;
+		struct version o = {old->cur, old->zone.id, old->zone.serial, old->soa.ttl,
+		                    old->soa.rdata + 2, (uint16_t)(old->soa.len - 2)};
+		struct version n = {nc, nz.id, nz.serial, nsoa.ttl, nsoa.rdata + 2,
+		                    (uint16_t)(nsoa.len - 2)};
+		rc = journal_step(txn, dbi, prefix, plen, old->zone.apex, &o, &n, max_versions,
+		                  max_size);
 	}
-	if (rc == 0 && step.len > max_size)
-		rc = clear_zone(txn, dbi, prefix, plen);   /* larger than the whole journal */
-	else if (rc == 0)
-		rc = store_step(txn, dbi, prefix, plen, &step, old->zone.serial, max_versions,
-		                max_size);
 commit:
 	if (nc != NULL)
 		mdb_cursor_close(nc);
@@ -410,13 +438,85 @@ commit:
 		txn = NULL;
 	}
 out:
-	if (nc != NULL)
-		mdb_cursor_close(nc);
 	if (txn != NULL)
 		mdb_txn_abort(txn);
-	free(step.p);
-	free(del.p);
-	free(add.p);
+	return rc;
+}
+
+static uint32_t
+soa_serial(const uint8_t *rd, size_t len)
+{
+	size_t p = 0;
+	for (int names = 0; names < 2; names++) {
+		while (p < len && rd[p] != 0)
+			p += rd[p] + 1u;
+		p++;
+	}
+	if (p + 4 > len)
+		return 0;
+	return (uint32_t)rd[p] << 24 | (uint32_t)rd[p + 1] << 16 | (uint32_t)rd[p + 2] << 8 | rd[p + 3];
+}
+
+/* The SOA of version id of the zone apex, read from its apex node in txn. */
+static bool
+version_soa(MDB_txn *txn, MDB_dbi nodes, const uint8_t *apex, uint32_t id, struct version *ver)
+{
+	uint8_t key[ZONES_ID_LEN + DNAME_KEY_MAXLEN];
+	struct zones_node node;
+	struct zones_rrset soa;
+	set_prefix(key, id);
+	size_t kl = dname_key(apex, key + ZONES_ID_LEN);
+	MDB_val k = {ZONES_ID_LEN + kl, key}, v;
+	if (mdb_get(txn, nodes, &k, &v) != 0 || !zones__node_decode(&v, &node) ||
+	    !zones_node_rrset(&node, TYPE_SOA, 0, &soa) || soa.count != 1 || soa.len < 2)
+		return false;
+	ver->id = id;
+	ver->soa_ttl = soa.ttl;
+	ver->soa_rdlen = (uint16_t)(soa.rdata[0] << 8 | soa.rdata[1]);
+	if (ver->soa_rdlen + 2u > soa.len)
+		return false;
+	ver->soa_rd = soa.rdata + 2;
+	ver->serial = soa_serial(ver->soa_rd, ver->soa_rdlen);
+	return true;
+}
+
+int
+zones_journal_hook(void *ctx, struct zones_db *db, MDB_txn *txn, const uint8_t *apex,
+                   uint32_t old_id, uint32_t new_id)
+{
+	const struct zones_journal_limits *lim = ctx;
+	struct version o = {0}, n = {0};
+	uint8_t prefix[ZONES_MAXKEY];
+	MDB_dbi dbi;
+
+	if (!zones__xfr_dbi(db, &dbi))
+		return 0;               /* no journal in this process: nothing to keep */
+	size_t plen = zone_prefix(apex, prefix);
+	if (plen == 0)
+		return 0;
+	if (old_id == 0 || lim == NULL || lim->max_versions == 0 ||
+	    !version_soa(txn, db->nodes, apex, old_id, &o) ||
+	    !version_soa(txn, db->nodes, apex, new_id, &n) || o.serial == n.serial)
+		/* A new zone, no journal wanted, or the same serial with new data
+		 * (secondaries cannot tell): no step can describe it. */
+		return clear_zone(txn, dbi, prefix, plen);
+	int rc = zones__mdb_err(mdb_cursor_open(txn, db->nodes, &o.cur));
+	if (rc == 0)
+		rc = zones__mdb_err(mdb_cursor_open(txn, db->nodes, &n.cur));
+	if (rc == 0)
+		rc = journal_step(txn, dbi, prefix, plen, apex, &o, &n, lim->max_versions,
+		                  lim->max_size);
+	if (o.cur != NULL)
+		mdb_cursor_close(o.cur);
+	if (n.cur != NULL)
+		mdb_cursor_close(n.cur);
+	if (rc == -ENOMEM || rc == SP_ESTORE) {
+		/* The step could not be built: no journal beats a wrong one, and the zone
+		 * itself must not fail for it (IXFR falls back to the whole zone). */
+		log_warn("zones: IXFR journal step not kept (%s): IXFR falls back to AXFR",
+		         sp_strerror(rc));
+		rc = clear_zone(txn, dbi, prefix, plen);
+	}
 	return rc;
 }
 

@@ -146,9 +146,20 @@ struct zones_report {
 	void *ctx;
 };
 
+struct MDB_txn;
+/* Called by a compile inside its write transaction txn, after the new version's nodes
+ * (id new_id) are written and before the previous version's (old_id, 0 when the zone is
+ * new) are deleted: both are readable in txn. Whatever it writes commits or aborts with
+ * the zone (the IXFR journal: zones_journal_hook()). A non-zero return aborts the
+ * compile with that code. */
+typedef int zones_compile_hook(void *ctx, struct zones_db *db, struct MDB_txn *txn,
+                               const uint8_t *apex, uint32_t old_id, uint32_t new_id);
+
 struct zones_compile_opts {
 	uint32_t ttl_max;       /* refuse records with a larger TTL (0 = 2^31 - 1, RFC 2181) */
 	bool warnings_fatal;
+	zones_compile_hook *on_write;   /* optional, with its ctx */
+	void *on_write_ctx;
 };
 
 /* Parses and validates the master file path for zone origin (presentation form).
@@ -232,6 +243,18 @@ int zones_journal_init(struct zones_db *db);
  * failure the journal of the zone is cleared, so IXFR falls back to AXFR. Writer only. */
 int zones_journal_add(struct zones_db *db, struct zones_iter *old, unsigned max_versions,
                       uint64_t max_size);
+/* The journal's compile hook (zones_compile_opts.on_write, ctx a struct
+ * zones_journal_limits): the step from old_id to new_id is written in the compile's own
+ * write transaction, so a zone is never committed without its step (a crash cannot lose
+ * one). Same rules as zones_journal_add(): a same-serial recompile, a new zone or a step
+ * that cannot be built (out of memory, larger than max_size) clears the zone's journal
+ * instead; only an LMDB error fails (and so aborts) the compile. No-op when the `xfr`
+ * DBI was never created. */
+struct zones_journal_limits {
+	unsigned max_versions;
+	uint64_t max_size;
+};
+zones_compile_hook zones_journal_hook;
 /* Opens, in it's read transaction, the steps that lead from serial from to it's version.
  * Returns 0, or SP_ENOZONE when the journal has no unbroken chain from that serial. */
 int zones_journal_open(struct zones_iter *it, uint32_t from, struct zones_journal **out);

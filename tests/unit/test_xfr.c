@@ -1,5 +1,6 @@
 /* test_xfr.c - zones/xfr.c and zones/journal.c: walking a zone version for AXFR, the IXFR
- * journal computed from two compiled versions (chains, trimming, broken chains), and the
+ * journal computed from two compiled versions (chains, trimming, broken chains; written by
+ * the compile's hook in the zone's own transaction, or after it), and the
  * secondary state kept in the xfr DBI. Each test compiles zones into a fresh temporary
  * database. */
 #include <stdarg.h>
@@ -42,15 +43,49 @@ compile(struct fixture *f, uint32_t serial, const char *extra)
 	assert_int_equal(zones_compile_file(f->db, "example.", f->file, &o, &rep), 0);
 }
 
-/* Recompiles as the daemon does: snapshot the old version, compile, journal the step. */
+/* Recompiles as the daemon does: the journal hook writes the step in the compile's own
+ * write transaction. */
 static void
 step(struct fixture *f, uint32_t serial, const char *extra, unsigned versions, uint64_t size)
+{
+	struct zones_journal_limits lim = {versions, size};
+	struct zones_compile_opts o = {.on_write = zones_journal_hook, .on_write_ctx = &lim};
+	struct zones_report rep = {0};
+	write_zone(f, serial, extra);
+	assert_int_equal(zones_compile_file(f->db, "example.", f->file, &o, &rep), 0);
+}
+
+/* The older way, still offered: snapshot the old version, compile, journal the step in a
+ * transaction of its own. */
+static void
+step_after(struct fixture *f, uint32_t serial, const char *extra, unsigned versions,
+           uint64_t size)
 {
 	struct zones_iter *old = NULL;
 	assert_int_equal(zones_iter_new(f->db, APEX, &old), 0);
 	compile(f, serial, extra);
 	assert_int_equal(zones_journal_add(f->db, old, versions, size), 0);
 	zones_iter_free(old);
+}
+
+/* A hook that journals the step and then fails, as a crash before the commit would:
+ * counts its calls and remembers the ids it was given. */
+struct failing {
+	struct zones_journal_limits lim;
+	unsigned calls;
+	uint32_t old_id, new_id;
+};
+
+static int
+journal_then_fail(void *ctx, struct zones_db *db, struct MDB_txn *txn, const uint8_t *apex,
+                  uint32_t old_id, uint32_t new_id)
+{
+	struct failing *fl = ctx;
+	fl->calls++;
+	fl->old_id = old_id;
+	fl->new_id = new_id;
+	int rc = zones_journal_hook(&fl->lim, db, txn, apex, old_id, new_id);
+	return rc != 0 ? rc : SP_ESTORE;
 }
 
 static int
@@ -186,6 +221,64 @@ a_version_compiled_behind_the_journals_back_breaks_the_chain(void **state)
 }
 
 static void
+a_step_kept_after_the_compile_still_chains(void **state)
+{
+	struct fixture *f = *state;
+	char text[512];
+	step_after(f, 2, "new A 192.0.2.9\n", 10, 1 << 20);
+	step(f, 3, "new 60 A 192.0.2.9\n", 10, 1 << 20);
+	assert_int_equal(journal_text(f, 1, text, sizeof(text)), 0);
+	assert_string_equal(text, "SOA1,SOA2,new/1,SOA2,new/1,SOA3,new/1,");
+}
+
+static void
+the_step_commits_with_the_zone_or_not_at_all(void **state)
+{
+	struct fixture *f = *state;
+	char text[512];
+	struct zones_iter *it = NULL;
+	struct zones_zone z;
+	struct failing fl = {.lim = {10, 1 << 20}};
+	struct zones_compile_opts o = {.on_write = journal_then_fail, .on_write_ctx = &fl};
+	struct zones_report rep = {0};
+	assert_int_equal(zones_iter_new(f->db, APEX, &it), 0);
+	zones_iter_zone(it, &z, NULL);
+	uint32_t id1 = z.id;
+	zones_iter_free(it);
+
+	/* The hook saw both versions in the compile's transaction, wrote the step, then
+	 * failed: the compile fails and neither the zone nor the step is there. */
+	write_zone(f, 2, "new A 192.0.2.9\n");
+	assert_int_equal(zones_compile_file(f->db, "example.", f->file, &o, &rep), SP_ESTORE);
+	assert_int_equal(fl.calls, 1);
+	assert_int_equal(fl.old_id, id1);
+	assert_true(fl.new_id > id1);
+	assert_int_equal(zones_iter_new(f->db, APEX, &it), 0);
+	zones_iter_zone(it, &z, NULL);
+	assert_int_equal(z.serial, 1);
+	assert_int_equal(z.id, id1);
+	zones_iter_free(it);
+	assert_int_equal(journal_text(f, 1, text, sizeof(text)), SP_ENOZONE);
+
+	/* The same compile with the plain hook: zone and step are there together, with
+	 * no call after the compile. */
+	step(f, 2, "new A 192.0.2.9\n", 10, 1 << 20);
+	assert_int_equal(journal_text(f, 1, text, sizeof(text)), 0);
+	assert_string_equal(text, "SOA1,SOA2,new/1,");
+}
+
+static void
+a_recompile_with_the_same_serial_clears_the_journal(void **state)
+{
+	struct fixture *f = *state;
+	char text[512];
+	step(f, 2, "a A 192.0.2.10\n", 10, 1 << 20);
+	assert_int_equal(journal_text(f, 1, text, sizeof(text)), 0);
+	step(f, 2, "b A 192.0.2.11\n", 10, 1 << 20);    /* new data, same serial */
+	assert_int_equal(journal_text(f, 1, text, sizeof(text)), SP_ENOZONE);
+}
+
+static void
 a_step_larger_than_the_size_limit_is_not_kept(void **state)
 {
 	struct fixture *f = *state;
@@ -223,6 +316,12 @@ main(void)
 			a_version_compiled_behind_the_journals_back_breaks_the_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_step_larger_than_the_size_limit_is_not_kept, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(a_step_kept_after_the_compile_still_chains, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(the_step_commits_with_the_zone_or_not_at_all, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(a_recompile_with_the_same_serial_clears_the_journal,
+		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(secondary_state_is_stored_and_read_back, setup,
 		                                teardown),
 	};
