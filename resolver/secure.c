@@ -6,6 +6,9 @@
  * NSEC/NSEC3 proof is checked (RFC 4035 5.4, RFC 5155 8). The verdict marks the cached
  * entries (so the answer path may serve them, with AD when secure) and decides the
  * client's answer: AD, plain, or SERVFAIL with an Extended DNS Error (RFC 8914).
+ * Wildcard expansions are checked with the proof that the name itself does not exist
+ * (RFC 4035 5.3.4); the NSEC/NSEC3 records of secure denials are remembered per zone and
+ * used to answer other names in their ranges without asking (RFC 8198).
  * Resolver loop thread. */
 #include <errno.h>
 #include <stdlib.h>
@@ -563,13 +566,19 @@ secure__aggressive(struct task *t)
 	/* The deepest zone with records at or above the name whose keys are still secure
 	 * (DS is answered by the parent: left to iteration). */
 	struct nseczone *z = NULL;
-	for (unsigned l = dname_labels(t->qname) + 1; l-- > 0 && z == NULL;) {
+	for (unsigned l = dname_labels(t->qname) + 1; l-- > 0;) {
 		const uint8_t *zn = dname_suffix(t->qname, l);
 		struct nseczone *c = nz_get(r, zn, false);
-		struct keyzone *k = c != NULL ? kz_find(r, zn) : NULL;
+		struct keyzone *k = kz_find(r, zn);
 		if (c != NULL && k != NULL && k->status == DNSSEC_SECURE && c->soa != NULL &&
-		    c->soa_expire_ms > now)
+		    c->soa_expire_ms > now) {
 			z = c;
+			break;
+		}
+		/* A zone known below the one with records (keys checked, or proven
+		 * insecure): it would answer the name, not its parent. */
+		if (k != NULL)
+			break;
 	}
 	if (z == NULL)
 		return false;

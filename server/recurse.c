@@ -8,6 +8,9 @@
  * response into the pending and appends it to the owning worker's list; the worker's
  * uv_async_t callback finishes each for its client (resolver_reply_finish()) and sends
  * it from the same UDP socket and local address, or on the same TCP connection.
+ * Recursive answers carry the EDNS options the authoritative answer had (NSID, cookie,
+ * ECS with scope 0); a CNAME chain of our zones that leaves them is completed with the
+ * target's answer for clients allowed recursion (chain_leaves(), chain_splice()).
  *
  * Threads: recurse_start/reload/stop/flush on the main thread; resolver thread: on_ctl,
  * on_done; workers: recurse_udp/tcp and on_replies; metrics: recurse_metrics (atomics).
