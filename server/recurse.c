@@ -450,6 +450,9 @@ recurse_metrics(struct ops_buf *b)
 	counter(b, "signpost_resolver_validation_secure_total",
 	        "Answers DNSSEC validation found secure (AD), from resolutions and the cache.",
 	        rs.secure + atomic_load_explicit(&r->secure_hits, memory_order_relaxed));
+	counter(b, "signpost_resolver_aggressive_nsec_total",
+	        "Negative answers proven from cached NSEC/NSEC3 records, not asked (RFC 8198).",
+	        rs.aggressive_nsec);
 }
 
 /* ---- the worker side ---------------------------------------------------------------------- */

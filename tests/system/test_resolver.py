@@ -456,6 +456,8 @@ def test_cached_nsec_range_answers_without_asking_like_unbound(world, tmp_path):
         _, body, _ = ou.http_get(port, "/metrics")
         after = metric(body, "signpost_resolver_upstream_queries_total")
         assert after == before, (before, after)                 # nothing was asked
+        # kilo A, deep.kilo A, beta TXT; kilo MX came from kilo's NXDOMAIN entry (a hit).
+        assert metric(body, "signpost_resolver_aggressive_nsec_total") == 3
         # Past the ranges proven so far ("zzz" follows www.sec., whose NSEC was not seen):
         # asked upstream.
         r3 = ru.ask(s, "zzz.sec.", "A", dnssec=True)
