@@ -482,6 +482,15 @@ put_tsig_rr(const uint8_t *name, const uint8_t *alg, uint8_t *msg, size_t *len, 
 	return 0;
 }
 
+size_t
+tsig_sign_size(const struct tsig_ctx *c, uint16_t other_len)
+{
+	/* owner, TYPE CLASS TTL RDLENGTH, algorithm, time 6 fudge 2 MAC size 2, MAC,
+	 * original ID 2 error 2 other length 2, other data (RFC 8945 4.2) */
+	return dname_len(c->key->name) + 10 + dname_len(tsig_alg_wire(c->key->alg)) + 10 +
+	       tsig_mac_size(c->key->alg) + 6 + other_len;
+}
+
 int
 tsig_sign(struct tsig_ctx *c, uint8_t *msg, size_t *len, size_t cap, uint64_t now,
           uint16_t error)

@@ -122,6 +122,9 @@ enum tsig_verdict tsig_verify_request_fudge(const struct tsig_key *keys, size_t 
  * request's MAC and all variables) or a later message of a multi-message answer (which
  * covers the previous MAC and only the timers, RFC 8945 5.3.1). error goes in the
  * error field (BADTIME adds our time as other data). Returns 0 or SP_EPARSE (no room). */
+/* Octets of the TSIG RR tsig_sign() appends with c's key (other data: other_len octets),
+ * so a caller can leave room for it before it fills a size-limited message. */
+size_t tsig_sign_size(const struct tsig_ctx *c, uint16_t other_len);
 int tsig_sign(struct tsig_ctx *c, uint8_t *msg, size_t *len, size_t cap, uint64_t now,
               uint16_t error);
 /* Appends an unsigned TSIG RR (MAC size 0) naming rr's key and algorithm with error

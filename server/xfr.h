@@ -145,17 +145,41 @@ void xfr_out_free(struct xfr_out *x);
  * replace: NOTAUTH for a query that carried a TSIG (the answer path has no keys), or
  * NOTIMP for a NOTIFY (opcode 4). A cheap test on the answer just written, so plain
  * queries pay nothing; xfr_answer() then answers instead. */
+/* The QTYPE of q's first question (uncompressed, as in a query), or 0. */
+static inline uint16_t
+xfr_query_qtype(const uint8_t *q, size_t qlen)
+{
+	size_t p = 12;
+	while (p < qlen && q[p] != 0 && q[p] < 64)
+		p += q[p] + 1u;
+	if (p + 3 > qlen || q[p] != 0)
+		return 0;
+	return (uint16_t)(q[p + 1] << 8 | q[p + 2]);
+}
+
 static inline bool
 xfr_answer_is_ours(const uint8_t *q, size_t qlen, const uint8_t *a, size_t alen)
 {
 	if (alen < 12 || qlen < 12)
 		return false;
 	unsigned rcode = a[3] & 0xf;
+	/* The answer path refuses every IXFR: over UDP (TCP ones never get there, tcp.c
+	 * hands them to xfr_out_new()) an allowed client gets xfr_udp_ixfr_answer(). Only
+	 * REFUSED answers pay for the look at the QTYPE. */
 	return (rcode == RCODE_NOTAUTH && (q[10] | q[11]) != 0) ||
-	       (rcode == RCODE_NOTIMP && ((q[2] >> 3) & 0xf) == 4);
+	       (rcode == RCODE_NOTIMP && ((q[2] >> 3) & 0xf) == 4) ||
+	       (rcode == RCODE_REFUSED && ((q[2] >> 3) & 0xf) == 0 &&
+	        xfr_query_qtype(q, qlen) == TYPE_IXFR);
 }
-/* Answers q instead: a NOTIFY (xfr_notify_answer()) or a signed query
- * (xfr_signed_answer()). Not the answer path proper: allocates (HMAC), may log. */
+/* IXFR over UDP (RFC 1995 2), for a client provide-xfr allows (TSIG as over TCP): the
+ * whole IXFR answer when it fits the client's UDP size (EDNS, else 512; the TSIG
+ * included), otherwise - and when the journal does not reach the client's serial - our
+ * SOA alone, which tells the client to use TCP. Anyone else gets the answer path's
+ * REFUSED, unlogged. Allocates (the transfer state): never the answer path proper. */
+size_t xfr_udp_ixfr_answer(struct answer_ctx *ctx, const struct answer_client *cl,
+                           const uint8_t *q, size_t qlen, uint8_t *out, size_t cap);
+/* Answers q instead: a NOTIFY (xfr_notify_answer()), an IXFR over UDP
+ * (xfr_udp_ixfr_answer()) or a signed query (xfr_signed_answer()). Not the answer path proper: allocates (HMAC), may log. */
 size_t xfr_answer(struct answer_ctx *ctx, const struct answer_client *cl, const uint8_t *q,
                   size_t qlen, uint8_t *out, size_t cap);
 /* Answers a TSIG-signed query q (SOA checks of secondaries, RFC 8945): verifies it with

@@ -57,6 +57,7 @@ struct xfr_out {
 	char zname[DNAME_MAXLEN * 4 + 2];
 	uint64_t msgs, records;
 	struct timespec t0;
+	size_t room;                    /* UDP: octets a message may take before its TSIG */
 };
 
 bool
@@ -407,7 +408,8 @@ next_diff(struct xfr_out *x, uint8_t *buf, size_t cap)
 	struct wire_writer w;
 	uint16_t count = 0;
 
-	wire_writer_init(&w, buf, cap - TSIG_RR_MAX);
+	size_t room = cap - TSIG_RR_MAX;
+	wire_writer_init(&w, buf, x->room != 0 && x->room < room ? x->room : room);
 	header(x, &w, RCODE_NOERROR, x->first);
 	x->first = false;
 	const uint8_t *soa = x->soa.rdata + 2;
@@ -475,6 +477,47 @@ xfr_out_next(struct xfr_out *x, uint8_t *buf, size_t cap)
 
 #define SIGNED_QUERY_MAX 4096
 
+/* Room for the answer to a signed query: over UDP, the size the client can take (RFC 6891
+ * 6.2.5, as answer_query() computes it) less the TSIG RR we append, so that the signed
+ * answer still fits (RFC 8945 5.3); over TCP, cap less any TSIG. */
+static size_t
+signed_room(const struct answer_ctx *ctx, const struct answer_client *cl, const uint8_t *q,
+            size_t qlen, const struct tsig_ctx *tc, size_t cap)
+{
+	size_t room = cap - TSIG_RR_MAX;
+	if (cl->tcp)
+		return room;
+	struct query query;
+	size_t limit = 512;
+	if (query_parse(&query, q, qlen) == QUERY_OK && query.edns) {
+		uint16_t ours = ctx->conf->edns_size ? ctx->conf->edns_size : ANSWER_DEFAULT_EDNS_SIZE;
+		limit = query.edns_size < ours ? query.edns_size : ours;
+		if (limit < 512)
+			limit = 512;
+	}
+	size_t tsig = tsig_sign_size(tc, 0);
+	limit = limit > tsig + 12 ? limit - tsig : 12;
+	return limit < room ? limit : room;
+}
+
+/* RFC 8945 5.3: when the TSIG cannot be added without truncating, the answer is the
+ * question alone with TC and NOERROR, signed; the client retries over TCP. out holds an
+ * answer with TC set (len octets); returns the new length, 0 if it is malformed. */
+static size_t
+question_only(uint8_t *out, size_t len)
+{
+	size_t p = 12;
+	if ((out[4] << 8 | out[5]) != 1)
+		return 0;
+	while (p < len && out[p] != 0 && (out[p] & 0xc0) == 0)
+		p += out[p] + 1u;
+	if (p >= len || out[p] != 0 || p + 5 > len)
+		return 0;
+	out[3] &= 0xf0;                     /* RCODE NOERROR */
+	memset(out + 6, 0, 6);              /* no answer, authority or additional */
+	return p + 5;
+}
+
 size_t
 xfr_signed_answer(struct answer_ctx *ctx, const struct answer_client *cl, const uint8_t *q,
                   size_t qlen, uint8_t *out, size_t cap)
@@ -496,7 +539,10 @@ xfr_signed_answer(struct answer_ctx *ctx, const struct answer_client *cl, const 
 		uint16_t ar = (uint16_t)((plain[10] << 8 | plain[11]) - 1);
 		plain[10] = (uint8_t)(ar >> 8);
 		plain[11] = (uint8_t)ar;
-		len = answer_query(ctx, cl, plain, rr.offset, out, cap - TSIG_RR_MAX);
+		len = answer_query(ctx, cl, plain, rr.offset, out,
+		                   signed_room(ctx, cl, plain, rr.offset, &tc, cap));
+		if (len > 0 && !cl->tcp && (out[2] & 0x02) != 0)
+			len = question_only(out, len);
 		if (len > 0 && tsig_sign(&tc, out, &len, cap, (uint64_t)time(NULL), 0) != 0)
 			len = 0;
 		tsig_ctx_deinit(&tc);
@@ -518,11 +564,87 @@ xfr_signed_answer(struct answer_ctx *ctx, const struct answer_client *cl, const 
 	return len;
 }
 
+/* ---- IXFR over UDP ---------------------------------------------------------------------------- */
+
+/* The UDP payload the client can take (RFC 6891 6.2.5 as answer_query() computes it;
+ * 512 without EDNS, RFC 1035 4.2.1). */
+static size_t
+udp_size(const struct answer_ctx *ctx, const uint8_t *q, size_t qlen)
+{
+	struct query query;
+	size_t limit = 512;
+	enum query_verdict v = query_parse(&query, q, qlen);
+	if ((v == QUERY_OK || v == QUERY_NOTAUTH) && query.edns) {
+		uint16_t ours = ctx->conf->edns_size ? ctx->conf->edns_size : ANSWER_DEFAULT_EDNS_SIZE;
+		limit = query.edns_size < ours ? query.edns_size : ours;
+		if (limit < 512)
+			limit = 512;
+	}
+	return limit;
+}
+
+/* True when an unsigned IXFR q from addr would be refused by the zone's provide-xfr (so
+ * the refusal stays the answer path's, without a log line per spoofable datagram). */
+static bool
+udp_ixfr_refused(const uint8_t *q, size_t qlen, const struct sockaddr *addr)
+{
+	const struct xfr_conf *xc = xfr_published();
+	uint8_t apex[DNAME_MAXLEN];
+	struct query query;
+	if (xc == NULL || query_parse(&query, q, qlen) != QUERY_OK || !query.has_question)
+		return true;
+	dname_copy_lower(apex, query.qname);
+	const struct xfr_zone *z = xfr_conf_zone(xc, apex);
+	return z == NULL || !xfr_acl_allows(xc, z->provide, z->nprovide, addr, NULL);
+}
+
+size_t
+xfr_udp_ixfr_answer(struct answer_ctx *ctx, const struct answer_client *cl, const uint8_t *q,
+                    size_t qlen, uint8_t *out, size_t cap)
+{
+	struct zones_db *db = zones_snapshot_db(ctx->zsnap);
+	bool is_signed = (q[10] | q[11]) != 0;
+	if (!is_signed && udp_ixfr_refused(q, qlen, cl->addr))
+		return answer_query(ctx, cl, q, qlen, out, cap);
+	size_t limit = udp_size(ctx, q, qlen), len;
+	struct xfr_out *x = xfr_out_new(db, cl->addr, q, qlen);
+	if (x == NULL)
+		return 0;
+	if (x->state == XO_DIFF && x->jr != NULL) {
+		/* RFC 1995 2: the whole answer over UDP if it fits, TSIG included. */
+		size_t tsig = x->signing ? tsig_sign_size(&x->tsig, 0) : 0;
+		x->room = limit > tsig + 12 ? limit - tsig : 12;
+		len = xfr_out_next(x, out, cap);
+		if (x->state == XO_DONE && len > 0 && len <= limit) {
+			xfr_out_free(x);
+			return len;
+		}
+		/* It does not fit: start again (the TSIG chain must begin anew) for the SOA. */
+		x->state = XO_DONE;
+		xfr_out_free(x);
+		x = xfr_out_new(db, cl->addr, q, qlen);
+		if (x == NULL)
+			return 0;
+	}
+	if (x->state == XO_FULL || x->state == XO_DIFF) {
+		/* Our SOA alone: the client is up to date, or must use TCP (RFC 1995 2; the
+		 * whole zone, when the journal does not reach its serial, is a TCP matter). */
+		zones_journal_close(x->jr);
+		x->jr = NULL;
+		x->state = XO_DIFF;
+	}
+	len = xfr_out_next(x, out, cap);
+	xfr_out_free(x);
+	return len;
+}
+
 size_t
 xfr_answer(struct answer_ctx *ctx, const struct answer_client *cl, const uint8_t *q, size_t qlen,
            uint8_t *out, size_t cap)
 {
 	if (((q[2] >> 3) & 0xf) == 4)
 		return xfr_notify_answer(cl, q, qlen, out, cap);
+	if (!cl->tcp && ((q[2] >> 3) & 0xf) == 0 && xfr_query_qtype(q, qlen) == TYPE_IXFR)
+		return xfr_udp_ixfr_answer(ctx, cl, q, qlen, out, cap);
 	return xfr_signed_answer(ctx, cl, q, qlen, out, cap);
 }

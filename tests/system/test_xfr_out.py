@@ -12,6 +12,7 @@ import socket
 import struct
 import time
 
+import dns.flags
 import dns.message
 import dns.name
 import dns.query
@@ -187,6 +188,35 @@ def test_a_signed_soa_query_gets_a_signed_answer(tmp_path, servers):
     assert data[3] & 0xf == dns.rcode.NOTAUTH
 
 
+def test_a_signed_udp_answer_fits_the_clients_edns_size(tmp_path, servers):
+    """RFC 8945 5.3: room is kept for the TSIG RR; an answer that would only fit without it
+    is the question alone with TC and NOERROR, signed, so the client retries over TCP."""
+    big = "".join('big IN TXT "%02d%s"\n' % (i, "x" * 98) for i in range(8))
+    s = primary(tmp_path, X.zone_text(ORIGIN, 5, extra=big))
+    servers.append(s)
+    plain = dns.message.make_query("big." + ORIGIN, "TXT", use_edns=0, payload=4096)
+    unsigned = dnsutil.send_udp(s.port, plain.to_wire())
+    size = len(unsigned)                # the whole answer without TSIG (about 950 octets)
+    assert not unsigned[2] & 0x02 and 900 < size < 1000
+
+    def signed(payload):
+        q = dns.message.make_query("big." + ORIGIN, "TXT", use_edns=0, payload=payload)
+        q.use_tsig(dns.tsig.Key(X.KEY_NAME, X.KEY_SECRET, X.KEY_ALG))
+        data = dnsutil.send_udp(s.port, q.to_wire())
+        r = dns.message.from_wire(data, keyring=q.keyring, request_mac=q.mac)  # verifies
+        return data, r
+
+    # The answer fits, the TSIG (about 90 octets) would not: TC, question only, signed.
+    data, r = signed(size + 20)
+    assert len(data) <= size + 20
+    assert r.had_tsig and r.flags & dns.flags.TC and r.rcode() == dns.rcode.NOERROR
+    assert not r.answer and not r.authority and len(r.question) == 1
+    # Room for both: the whole answer, signed, within the size.
+    data, r = signed(size + 200)
+    assert len(data) <= size + 200
+    assert r.had_tsig and not r.flags & dns.flags.TC and len(r.answer[0]) == 8
+
+
 def test_axfr_for_a_zone_not_served_is_notauth(tmp_path, servers):
     s = primary(tmp_path, X.zone_text(ORIGIN, 1), provide=[("any", None)])
     servers.append(s)
@@ -270,6 +300,87 @@ def test_ixfr_from_the_current_serial_is_the_soa_alone(tmp_path, servers):
     assert r.rcode() == dns.rcode.NOERROR
     assert len(r.answer) == 1 and r.answer[0].rdtype == dns.rdatatype.SOA
     assert r.answer[0][0].serial == 4
+
+
+def udp_ixfr(port, serial, payload=None, signed=True):
+    """A UDP IXFR (RFC 1995 2); returns (datagram, message with one RR per RRset)."""
+    q = dns.message.make_query(ORIGIN, "IXFR", use_edns=0 if payload else False,
+                               payload=payload or 512)
+    q.authority.append(dns.rrset.from_text(ORIGIN, 0, "IN", "SOA", ". . %d 0 0 0 0" % serial))
+    if signed:
+        q.use_tsig(dns.tsig.Key(X.KEY_NAME, X.KEY_SECRET, X.KEY_ALG))
+    data = dnsutil.send_udp(port, q.to_wire())
+    assert data is not None
+    return data, dns.message.from_wire(data, keyring=q.keyring, request_mac=q.mac,
+                                       one_rr_per_rrset=True)
+
+
+def test_ixfr_over_udp_answers_when_it_fits_else_the_soa_alone(tmp_path, servers):
+    """RFC 1995 2: the differences over UDP when the whole answer fits (TSIG included),
+    otherwise our SOA alone so the client uses TCP; the same SOA alone for a serial the
+    journal does not reach. Knot always answers the SOA alone, NSD a partial AXFR."""
+    s = primary(tmp_path, X.zone_text(ORIGIN, 10, n=30))
+    servers.append(s)
+    reload(s, X.zone_text(ORIGIN, 10, n=30).replace(" 10 3600", " 11 3600") +
+           "added IN A 192.0.2.200\n", 11)
+    data, r = udp_ixfr(s.port, 10)
+    assert r.had_tsig and r.rcode() == dns.rcode.NOERROR and not r.flags & dns.flags.TC
+    assert len(data) <= 512
+    assert [rr[0].serial for rr in r.answer if rr.rdtype == dns.rdatatype.SOA] == [11, 10, 11, 11]
+    assert [rr.name.to_text() for rr in r.answer if rr.rdtype != dns.rdatatype.SOA] == \
+        ["added.example."]
+    # Up to date: the SOA alone.
+    _, r = udp_ixfr(s.port, 11)
+    assert [(rr.rdtype, rr[0].serial) for rr in r.answer] == [(dns.rdatatype.SOA, 11)]
+    # A change of ~3 KiB does not fit 512 octets, nor 1232: the SOA alone (use TCP).
+    big = "".join('big%d IN TXT "%s"\n' % (i, "y" * 100) for i in range(30))
+    reload(s, X.zone_text(ORIGIN, 12, n=30) + big, 12)
+    for payload in (None, 1232):
+        data, r = udp_ixfr(s.port, 11, payload)
+        assert r.had_tsig and r.rcode() == dns.rcode.NOERROR
+        assert [(rr.rdtype, rr[0].serial) for rr in r.answer] == [(dns.rdatatype.SOA, 12)]
+    # Over TCP the same request gets the differences.
+    recs = X.records(X.axfr(s.port, ORIGIN, rdtype="IXFR", serial=11))
+    assert sum(1 for r in recs if r[0].startswith("big")) == 30
+    # A serial the journal does not reach: the SOA alone, not the whole zone.
+    _, r = udp_ixfr(s.port, 3)
+    assert [(rr.rdtype, rr[0].serial) for rr in r.answer] == [(dns.rdatatype.SOA, 12)]
+    # provide-xfr still decides: unsigned (the rule wants the key) is refused.
+    data, r = udp_ixfr(s.port, 11, signed=False)
+    assert r.rcode() == dns.rcode.REFUSED and not r.answer
+
+
+@pytest.mark.parametrize("kind", ["nsd", "knot"])
+def test_peers_ixfr_over_udp_as_conformance_md_says(tmp_path, servers, kind):
+    """What the peers answer to a UDP IXFR from a client they allow (docs/conformance.md):
+    Knot 3.2 our SOA alone even when the differences would fit; NSD 4.6 the zone
+    AXFR-style, cut at the UDP size without TC (RFC 1995 2 asks for the SOA alone then).
+    We follow the RFC (test above)."""
+    start = X.start_nsd_primary if kind == "nsd" else X.start_knot_primary
+    s = start(str(tmp_path / kind), ORIGIN, X.zone_text(ORIGIN, 1, n=3), key=False)
+    servers.append(s)
+    X.write(s.zone_path, X.zone_text(ORIGIN, 2, n=3))
+    if kind == "knot":
+        X.knot_reload(s, ORIGIN)
+    else:
+        s.signal(signal.SIGHUP)
+    X.wait_serial(s, ORIGIN, 2)
+    _, small = udp_ixfr(s.port, 1, signed=False)
+    X.write(s.zone_path, X.zone_text(ORIGIN, 3, n=60))
+    if kind == "knot":
+        X.knot_reload(s, ORIGIN)
+    else:
+        s.signal(signal.SIGHUP)
+    X.wait_serial(s, ORIGIN, 3)
+    data, big = udp_ixfr(s.port, 2, signed=False)
+    whole = len(X.zone_records(ORIGIN, X.zone_text(ORIGIN, 3, n=60)))
+    if kind == "knot":
+        assert [rr.rdtype for rr in small.answer] == [dns.rdatatype.SOA]
+        assert [rr.rdtype for rr in big.answer] == [dns.rdatatype.SOA]
+    else:
+        assert len(small.answer) > 2            # the whole (small) zone, AXFR-style
+        assert len(data) <= 512 and not big.flags & dns.flags.TC
+        assert 2 < len(big.answer) < whole      # a cut transfer, no TC
 
 
 # ---- NSD and Knot secondaries --------------------------------------------------------------------
