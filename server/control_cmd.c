@@ -1,5 +1,6 @@
 /* control_cmd.c - the control socket's commands about the running daemon: status, stats,
- * zone list/status, reload [ZONE], gslb status/drain/restore/weight (signpostctl(8)).
+ * zone list/status (zones from files, secondary zones and catalog members with their
+ * transfer state), reload [ZONE], gslb status/drain/restore/weight (signpostctl(8)).
  *
  * Main thread (the control socket runs on the main loop), so reload is the same reload as
  * SIGHUP and never races it; GSLB commands wait briefly for the checker thread. */
@@ -15,6 +16,7 @@
 #include "lib/errors.h"
 #include "lib/log.h"
 #include "server/control.h"
+#include "server/xfr.h"
 
 /* ---- status, stats ------------------------------------------------------------------ */
 
@@ -199,23 +201,173 @@ put_zone(struct req *r, const struct conf_zone *z, bool line, bool first)
 		ops_buf_printf(r->out, "last error: none\n");
 }
 
+/* ---- secondary zones and catalog members (docs/transfers.md) ------------------------------ */
+
+/* A zone that comes from primaries, not from a file: a secondary zone of the
+ * configuration (catalog consumers included), or a member of a catalog we consume. */
+struct xzone {
+	char name[DNAME_MAXLEN * 4 + 2];
+	const uint8_t *apex;
+	const struct xfr_zone *conf;    /* its own settings; a member's are its catalog's */
+	bool member;
+};
+
+/* The i-th such zone of the published transfer configuration and catalogs (main thread:
+ * both are published here); false past the last. */
+static bool
+xzone_at(size_t i, struct xzone *out)
+{
+	const struct xfr_conf *xc = xfr_published();
+	const struct xfr_members *m = atomic_load(&xfr__members);
+	for (size_t k = 0; xc != NULL && k < xc->nzones; k++) {
+		if (!xc->zones[k].secondary)
+			continue;
+		if (i-- == 0) {
+			*out = (struct xzone){.apex = xc->zones[k].apex, .conf = &xc->zones[k]};
+			dname_to_str(out->apex, out->name, sizeof(out->name));
+			return true;
+		}
+	}
+	if (m == NULL || i >= m->n)
+		return false;
+	*out = (struct xzone){.apex = m->e[i].apex, .conf = m->e[i].catalog, .member = true};
+	dname_to_str(out->apex, out->name, sizeof(out->name));
+	return true;
+}
+
+static void
+put_primaries(struct req *r, const struct xfr_zone *z)
+{
+	const struct xfr_conf *xc = xfr_published();
+	for (size_t i = 0; i < z->nprimaries; i++) {
+		const struct xfr_remote *p = &z->primaries[i];
+		/* The published copy keeps the key's index, not the name as written. */
+		const char *key = p->key >= 0 && xc != NULL && (size_t)p->key < xc->nkeys
+		                  ? xc->keys[p->key].text : NULL;
+		char one[DNAME_MAXLEN * 4 + 100];
+		snprintf(one, sizeof(one), "%s%s%s", p->addr.text, key ? " key " : "", key ? key : "");
+		if (r->json) {
+			ops_buf_printf(r->out, "%s", i == 0 ? "" : ",");
+			ops_buf_json_str(r->out, one);
+		} else {
+			ops_buf_printf(r->out, "%s%s", i == 0 ? "" : ", ", one);
+		}
+	}
+}
+
+/* One secondary zone or catalog member: its zone store entry and its transfer state
+ * (xfr_secondary_status(), kept in LMDB). */
+static void
+put_xzone(struct req *r, const struct xzone *x, bool line, bool first)
+{
+	struct zones_info info;
+	struct xfr_secondary_status st;
+	bool loaded = zones_info_get(r->ctl->env.db, x->name, &info) == 0;
+	bool state = xfr_secondary_status(r->ctl->env.db, x->apex, &st) == 0;
+	bool expired = state && st.expired;
+	char last[32], next[32], exp[32], at[32];
+	control__fmt_time(state ? (time_t)st.last_refresh : 0, last, sizeof(last));
+	control__fmt_time(state ? (time_t)st.next_refresh : 0, next, sizeof(next));
+	control__fmt_time(state ? (time_t)st.expire_at : 0, exp, sizeof(exp));
+	control__fmt_time(loaded ? (time_t)info.compiled_at : 0, at, sizeof(at));
+	const char *err = state && st.last_error[0] != '\0' ? st.last_error : NULL;
+	const char *kind = x->member ? "catalog member" : x->conf->catalog ? "catalog" : "secondary";
+
+	if (r->json) {
+		ops_buf_printf(r->out, "%s{\"name\":", first ? "" : ",");
+		ops_buf_json_str(r->out, x->name);
+		ops_buf_printf(r->out, ",\"type\":");
+		ops_buf_json_str(r->out, x->member ? "catalog-member" : x->conf->catalog ? "catalog"
+		                                                                  : "secondary");
+		ops_buf_printf(r->out, ",\"catalog\":");
+		ops_buf_json_str(r->out, x->member ? x->conf->name : NULL);
+		ops_buf_printf(r->out, ",\"loaded\":%s", loaded ? "true" : "false");
+		if (loaded)
+			ops_buf_printf(r->out, ",\"serial\":%" PRIu32 ",\"records\":%" PRIu64
+			               ",\"loaded_at\":\"%s\"", info.serial, info.records, at);
+		ops_buf_printf(r->out, ",\"primaries\":[");
+		put_primaries(r, x->conf);
+		ops_buf_printf(r->out, "],\"last_refresh\":");
+		ops_buf_json_str(r->out, state && st.last_refresh > 0 ? last : NULL);
+		ops_buf_printf(r->out, ",\"next_refresh\":");
+		ops_buf_json_str(r->out, state && st.next_refresh > 0 ? next : NULL);
+		ops_buf_printf(r->out, ",\"expires_at\":");
+		ops_buf_json_str(r->out, state && st.expire_at > 0 ? exp : NULL);
+		ops_buf_printf(r->out, ",\"expired\":%s,\"last_error\":", expired ? "true" : "false");
+		ops_buf_json_str(r->out, err);
+		ops_buf_printf(r->out, "}");
+		return;
+	}
+	if (line) {
+		if (loaded)
+			ops_buf_printf(r->out, "%-30s serial %-10" PRIu32 " %s  %s, next refresh %s%s%s\n",
+			               x->name, info.serial, at, kind, next,
+			               expired ? "  (EXPIRED: SERVFAIL)" : "",
+			               err != NULL ? "  (last check FAILED)" : "");
+		else
+			ops_buf_printf(r->out, "%-30s NOT LOADED  %s, next refresh %s%s\n", x->name, kind,
+			               next, err != NULL ? "  (last check FAILED)" : "");
+		return;
+	}
+	ops_buf_printf(r->out, "zone:         %s\n", x->name);
+	if (x->member)
+		ops_buf_printf(r->out, "type:         catalog member of %s\n", x->conf->name);
+	else
+		ops_buf_printf(r->out, "type:         %s\n", kind);
+	if (loaded)
+		ops_buf_printf(r->out, "serial:       %" PRIu32 "\nrecords:      %" PRIu64
+		               "\nloaded at:    %s\n", info.serial, info.records, at);
+	else
+		ops_buf_printf(r->out, "serial:       - (not loaded)\n");
+	ops_buf_printf(r->out, "primaries:    ");
+	put_primaries(r, x->conf);
+	ops_buf_printf(r->out, "\nlast refresh: %s\nnext refresh: %s\nexpires at:   %s%s\n",
+	               last, next, exp, expired ? " (EXPIRED: answers SERVFAIL)" : "");
+	ops_buf_printf(r->out, "last error:   %s\n", err != NULL ? err : "none");
+}
+
+/* The secondary zone or member named name (presentation form, dot optional). */
+static bool
+xzone_find(const char *name, struct xzone *out)
+{
+	uint8_t wire[DNAME_MAXLEN];
+	if (dname_from_str(name, wire) == 0)
+		return false;
+	for (size_t i = 0; xzone_at(i, out); i++) {
+		if (dname_equal(out->apex, wire))
+			return true;
+	}
+	return false;
+}
+
 void
 control__zone(struct req *r)
 {
 	const struct daemon_conf *c = *r->ctl->env.conf;
 	if (r->argc == 2 && strcmp(r->argv[1], "list") == 0) {
+		struct xzone x;
+		size_t n = 0;
 		if (r->json)
 			ops_buf_printf(r->out, "{\"zones\":[");
 		for (size_t i = 0; i < c->nzones; i++)
-			put_zone(r, &c->zones[i], true, i == 0);
+			put_zone(r, &c->zones[i], true, n++ == 0);
+		for (size_t i = 0; xzone_at(i, &x); i++)
+			put_xzone(r, &x, true, n++ == 0);
 		if (r->json)
 			ops_buf_printf(r->out, "]}\n");
-		else if (c->nzones == 0)
+		else if (n == 0)
 			ops_buf_printf(r->out, "no zones configured\n");
 		return;
 	}
 	if (r->argc == 3 && strcmp(r->argv[1], "status") == 0) {
 		const struct conf_zone *z = conf_zone_find(c, r->argv[2]);
+		struct xzone x;
+		if (z == NULL && xzone_find(r->argv[2], &x)) {
+			put_xzone(r, &x, false, true);
+			if (r->json)
+				ops_buf_printf(r->out, "\n");
+			return;
+		}
 		if (z == NULL) {
 			control__refuse(r, "unknown zone '%s' (not in the configuration; see `zone list`)",
 			       r->argv[2]);

@@ -229,6 +229,10 @@ soa_query(struct xfr_job *j, size_t pi, uint32_t *serial)
 				ok = true;
 			else if (n > 0 && j->err[0] == '\0')
 				snprintf(j->err, sizeof(j->err), "%s: no SOA in the answer", j->from);
+			else if (n < 0 && j->err[0] == '\0')
+				/* e.g. ICMP port unreachable: ECONNREFUSED on the connected socket */
+				snprintf(j->err, sizeof(j->err), "%s: no answer to the SOA query (%s)",
+				         j->from, strerror(errno));
 			ldns_pkt_free(pkt);
 		} else if (j->err[0] == '\0') {
 			snprintf(j->err, sizeof(j->err), "%s: no answer to the SOA query", j->from);

@@ -15,6 +15,7 @@ import dns.rcode
 import pytest
 
 import dnsutil
+import ops_util
 import xfr_util as X
 
 CATALOG = "catalog.invalid."
@@ -73,6 +74,14 @@ def test_a_catalog_from_knot_provisions_and_removes_member_zones(tmp_path, serve
     servers.append(sp)
     X.wait_serial(sp, "member1.test.", 1)
     X.wait_log(sp, "catalog catalog.invalid. provisions member1.test.")
+    # The control tool lists the catalog and its member, with the catalog's primaries.
+    zl = {z["name"]: z for z in ops_util.ctl(sp, "zone", "list", json_out=True).json()["zones"]}
+    assert zl[CATALOG]["type"] == "catalog"
+    m = zl["member1.test."]
+    assert m["type"] == "catalog-member" and m["catalog"] == CATALOG and m["serial"] == 1
+    assert m["primaries"] == ["127.0.0.1@%d key %s" % (knot.port, X.KEY_NAME)]
+    out = ops_util.ctl(sp, "zone", "status", "member1.test").out
+    assert "type:         catalog member of %s" % CATALOG in out
     nt = [("www.member1.test.", "A"), ("h1.member1.test.", "TXT"), ("member1.test.", "NS")]
     assert X.answers(sp.port, nt) == X.answers(knot.port, nt)
     # example. is served by Knot but not in the catalog: not provisioned.

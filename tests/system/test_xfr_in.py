@@ -23,6 +23,7 @@ import dns.tsig
 import pytest
 
 import dnsutil
+import ops_util
 import xfr_util as X
 
 ORIGIN = "example."
@@ -111,6 +112,39 @@ def test_the_zone_and_its_state_survive_a_restart(tmp_path, servers):
     log = X.wait_log(sec2, "secondary of")
     assert "no copy yet" not in log
     assert "refresh failed" not in log
+
+
+def test_zone_status_and_list_show_a_secondary_zones_transfer_state(tmp_path, servers):
+    prim = X.start_knot_primary(str(tmp_path / "knot"), ORIGIN, text(5, timers="3600 600 86400"))
+    servers.append(prim)
+    sec = secondary(tmp_path, prim.port)
+    servers.append(sec)
+    X.wait_serial(sec, ORIGIN, 5)
+    before = time.time()
+    st = ops_util.ctl(sec, "zone", "status", "example", json_out=True)
+    assert st.rc == 0, st
+    j = st.json()
+    assert j["name"] == ORIGIN and j["type"] == "secondary" and j["catalog"] is None
+    assert j["loaded"] and j["serial"] == 5 and j["records"] > 60
+    assert j["primaries"] == ["127.0.0.1@%d key %s" % (prim.port, X.KEY_NAME)]
+    assert j["last_error"] is None and j["expired"] is False
+    stamp = lambda s: time.mktime(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    # refresh 3600 and expire 86400 from the SOA, counted from the last good check
+    assert abs(stamp(j["next_refresh"]) - stamp(j["last_refresh"]) - 3600) <= 1
+    assert abs(stamp(j["expires_at"]) - stamp(j["last_refresh"]) - 86400) <= 1
+    assert before - 60 < stamp(j["last_refresh"]) <= before + 1
+    text_out = ops_util.ctl(sec, "zone", "status", ORIGIN)
+    assert text_out.rc == 0, text_out
+    assert "type:         secondary" in text_out.out and "serial:       5" in text_out.out
+    assert "primaries:    127.0.0.1@%d key %s" % (prim.port, X.KEY_NAME) in text_out.out
+    assert "last error:   none" in text_out.out
+    lst = ops_util.ctl(sec, "zone", "list", json_out=True)
+    assert lst.rc == 0, lst
+    assert [(z["name"], z["type"], z["serial"]) for z in lst.json()["zones"]] == \
+        [(ORIGIN, "secondary", 5)]
+    line = ops_util.ctl(sec, "zone", "list").out
+    assert line.startswith(ORIGIN) and "serial 5" in line and "secondary, next refresh" in line
+    assert ops_util.ctl(sec, "zone", "status", "nothere.").rc != 0
 
 
 def test_a_wrong_key_is_refused_and_nothing_is_served(tmp_path, servers):
@@ -280,6 +314,12 @@ def test_an_unreachable_primary_past_expire_gives_servfail(tmp_path, servers):
     X.wait_log(sec, "expired", timeout=15)
     r = sec.query("h1." + ORIGIN, "A", timeout=2)
     assert r.rcode() == dns.rcode.SERVFAIL
+    # The control tool says so, with the check's error.
+    j = ops_util.ctl(sec, "zone", "status", ORIGIN, json_out=True).json()
+    assert j["expired"] is True and j["serial"] == 1
+    assert j["last_error"] and "127.0.0.1@%d" % fake.port in j["last_error"]
+    out = ops_util.ctl(sec, "zone", "status", ORIGIN).out
+    assert "EXPIRED" in out and "last error:   none" not in out
 
 
 def test_a_chain_knot_to_signpost_to_nsd_passes_changes_on_by_ixfr(tmp_path, servers):
