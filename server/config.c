@@ -512,7 +512,9 @@ struct gslb_zone_check {
 
 /* A dynamic name must lie inside a zone we serve: its SOA, NS and negative answers come
  * from that zone (docs/gslb.md). Whether it sits below a cut is known only once the
- * zone is compiled (main.c checks that). */
+ * zone is compiled (main.c checks that). A secondary zone of this file counts: the
+ * answer path treats it like any zone (cuts, DNAMEs and expiry are looked at per
+ * query); catalog zones and their members (provisioned at run time) do not. */
 static int
 gslb_name_in_zone(void *arg, const uint8_t *wire, const char *text, int line)
 {
@@ -522,6 +524,11 @@ gslb_name_in_zone(void *arg, const uint8_t *wire, const char *text, int line)
 	for (size_t i = 0; i < zc->c->nzones; i++) {
 		if (dname_from_str(zc->c->zones[i].name, apex) != 0 &&
 		    dname_is_subdomain(wire, apex))
+			return 0;
+	}
+	for (size_t i = 0; zc->c->xfr != NULL && i < zc->c->xfr->nzones; i++) {
+		const struct xfr_zone *z = &zc->c->xfr->zones[i];
+		if (z->secondary && !z->catalog && dname_is_subdomain(wire, z->apex))
 			return 0;
 	}
 	struct conf_ctx *cx = zc->cx;

@@ -14,10 +14,12 @@ import struct
 import threading
 import time
 
+import dns.flags
 import dns.message
 import dns.opcode
 import dns.query
 import dns.rcode
+import dns.rdatatype
 import dns.rrset
 import dns.tsig
 import pytest
@@ -145,6 +147,33 @@ def test_zone_status_and_list_show_a_secondary_zones_transfer_state(tmp_path, se
     line = ops_util.ctl(sec, "zone", "list").out
     assert line.startswith(ORIGIN) and "serial 5" in line and "secondary, next refresh" in line
     assert ops_util.ctl(sec, "zone", "status", "nothere.").rc != 0
+
+
+def test_a_gslb_name_inside_a_secondary_zone_is_answered(tmp_path, servers):
+    """A gslb: name may lie in a secondary zone (SOA, NS, negative answers from the
+    transferred zone); before this the configuration check refused it."""
+    prim = X.start_knot_primary(str(tmp_path / "knot"), ORIGIN, text(3, timers="3600 600 86400"))
+    servers.append(prim)
+    w = str(tmp_path / "sec")
+    os.makedirs(w, exist_ok=True)
+    port = dnsutil.free_port()
+    conf = X.signpost_conf(w, port, [{"name": ORIGIN,
+                                      "primaries": [("127.0.0.1@%d" % prim.port, X.KEY_NAME)]}])
+    with open(conf, "a") as f:
+        f.write("gslb:\n  pools:\n    web:\n      ttl: 17\n      members:\n"
+                "        - { name: a, address: 127.0.0.11 }\n"
+                "  names:\n    - { name: app.example., pool: web, policy: weighted }\n")
+    sec = dnsutil.Signpost(w, port, [os.path.join(dnsutil.build_dir(), "signpostd"), "-f",
+                                     "-c", conf])
+    servers.append(sec)
+    X.wait_serial(sec, ORIGIN, 3)
+    r = sec.query("app." + ORIGIN, "A", timeout=2)
+    assert r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AA
+    assert [(rr.ttl, [x.address for x in rr]) for rr in r.answer] == [(17, ["127.0.0.11"])]
+    r = sec.query("app." + ORIGIN, "MX", timeout=2)     # NODATA with the zone's SOA
+    assert r.rcode() == dns.rcode.NOERROR and not r.answer
+    assert r.authority[0].rdtype == dns.rdatatype.SOA and r.authority[0][0].serial == 3
+    assert X.soa_serial(sec.port, ORIGIN) == 3
 
 
 def test_a_wrong_key_is_refused_and_nothing_is_served(tmp_path, servers):
