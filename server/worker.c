@@ -16,6 +16,7 @@
 #include "lib/log.h"
 #include "server/daemon.h"
 #include "server/recurse.h"
+#include "zones/park.h"
 
 /* ---- the published answer configuration --------------------------------------------- */
 
@@ -80,6 +81,53 @@ latency_count(struct worker *w)
 	w->lat.count += n;
 }
 
+/* ---- the parked snapshot (zones/park.h) ----------------------------------------------- */
+
+/* A batch parks the zone snapshot instead of closing it: at moderate rates a batch is one
+ * query, and renewing the LMDB read transaction cost more than answering it. A parked
+ * transaction pins the version it sees (LMDB cannot reuse pages freed after it), so this
+ * timer closes it once a whole period has passed without a batch: an idle worker holds
+ * no old version longer than two periods. Thread-local: one worker per thread, and
+ * struct worker (server/daemon.h) is not this file's to extend. Unreferenced, so it never
+ * keeps the loop running. */
+#define PARK_RELEASE_MS 100
+static _Thread_local uv_timer_t park_timer;
+static _Thread_local bool park_timer_ok;
+static _Thread_local uint64_t park_batches;
+
+static void
+on_park_timer(uv_timer_t *t)
+{
+	struct worker *w = t->data;
+	if (park_batches != 0) {
+		park_batches = 0;
+		return;
+	}
+	zones_snapshot_release(w->zsnap);
+	uv_timer_stop(t);
+}
+
+static void
+park_timer_init(struct worker *w)
+{
+	if (uv_timer_init(&w->loop, &park_timer) != 0)
+		return;
+	park_timer.data = w;
+	uv_unref((uv_handle_t *)&park_timer);
+	park_timer_ok = true;
+}
+
+static void
+park_timer_close(struct worker *w)
+{
+	if (!park_timer_ok)
+		return;
+	park_timer_ok = false;
+	uv_close((uv_handle_t *)&park_timer, NULL);
+	uv_run(&w->loop, UV_RUN_NOWAIT);       /* runs the close: the handle is ours */
+	zones_snapshot_release(w->zsnap);
+}
+
 bool
 worker_batch_begin(struct worker *w)
 {
@@ -111,7 +159,14 @@ worker_batch_begin(struct worker *w)
 void
 worker_batch_end(struct worker *w)
 {
-	zones_snapshot_end(w->zsnap);
+	if (park_timer_ok && w->zsnap != NULL) {
+		zones_snapshot_park(w->zsnap);
+		park_batches++;
+		if (!uv_is_active((uv_handle_t *)&park_timer))
+			uv_timer_start(&park_timer, on_park_timer, PARK_RELEASE_MS, PARK_RELEASE_MS);
+	} else {
+		zones_snapshot_end(w->zsnap);
+	}
 	if (w->actx.gslb != NULL) {
 		/* Quiescent, then offline until the next batch: no snapshot pointer is kept
 		 * past here, and a worker asleep in epoll delays no free. */
@@ -231,7 +286,9 @@ worker_main(void *arg)
 		if (tcp_listener_start(&w->tcpl[i]) != 0)
 			log_err("worker %u: cannot listen on TCP socket %zu", w->id, i);
 	}
+	park_timer_init(w);
 	uv_run(&w->loop, UV_RUN_DEFAULT);
+	park_timer_close(w);
 	/* Before the main thread stops the runtime (after joining us). */
 	gslb_reader_unregister(w->greader);
 	w->greader = NULL;

@@ -13,6 +13,7 @@
 #include "lib/errors.h"
 #include "lib/log.h"
 #include "zones/internal.h"
+#include "zones/park.h"
 
 int
 zones__mdb_err(int rc)
@@ -265,6 +266,20 @@ zones_snapshot_begin(struct zones_snapshot *s)
 {
 	if (s->active)
 		zones_snapshot_end(s);
+	if (s->parked) {
+		/* The newest version is still the parked one: resume it. A commit right
+		 * after this check is seen by the next batch, as if this one had begun
+		 * a moment earlier. */
+		MDB_envinfo info;
+		s->parked = false;
+		if (mdb_env_info(s->db->env, &info) == 0 &&
+		    info.me_last_txnid == mdb_txn_id(s->txn)) {
+			s->active = true;
+			return 0;
+		}
+		mdb_txn_reset(s->txn);
+	}
+	s->zc_ok = s->ap_ok = false;
 	int rc = mdb_txn_renew(s->txn);
 	if (rc == 0)
 		rc = mdb_cursor_renew(s->txn, s->zcur);
@@ -283,10 +298,26 @@ zones_snapshot_begin(struct zones_snapshot *s)
 void
 zones_snapshot_end(struct zones_snapshot *s)
 {
-	if (!s->active)
+	if (!s->active && !s->parked)
 		return;
 	mdb_txn_reset(s->txn);
+	s->active = s->parked = s->zc_ok = s->ap_ok = false;
+}
+
+void
+zones_snapshot_park(struct zones_snapshot *s)
+{
+	if (!s->active)
+		return;
 	s->active = false;
+	s->parked = true;
+}
+
+void
+zones_snapshot_release(struct zones_snapshot *s)
+{
+	if (s->parked)
+		zones_snapshot_end(s);
 }
 
 /* ---- zone records ------------------------------------------------------------------- */

@@ -78,6 +78,16 @@ struct zones_snapshot {
 	MDB_cursor *ncur;        /* nodes DBI */
 	MDB_cursor *n3cur;       /* nsec3 DBI, or NULL when the database has none */
 	bool active;
+	bool parked;             /* txn open between batches (zones/park.h) */
+	/* The last zone find_zone() found in this transaction (lookup.c): its key and
+	 * record, and the next key of the zones DBI (NULL: none), all in the map. */
+	bool zc_ok;
+	MDB_val zc_key, zc_val, zc_next;
+	/* The apex node of zone ap_id in this transaction (lookup.c: closest encloser of
+	 * most names that do not exist). */
+	bool ap_ok;
+	uint32_t ap_id;
+	MDB_val ap_val;
 };
 
 /* Translates an LMDB (or errno) result to a Signpost code: the one place that does. */
