@@ -69,6 +69,26 @@ id_prefix(uint8_t *key, uint32_t id)
 
 /* ---- zones -------------------------------------------------------------------------- */
 
+/* Decodes the zone record the zone cursor is on and remembers it, with the key after
+ * it, for the next search (find_zone_key()). */
+static bool
+zone_found(struct zones_snapshot *s, const MDB_val *k, const MDB_val *v,
+           struct zones_zone *zone, struct zones_rrset *soa)
+{
+	if (!zones__zone_decode(v, zone, soa, NULL))
+		return false;
+	s->zc_key = *k;
+	s->zc_val = *v;
+	MDB_val nk, nv;
+	int rc = mdb_cursor_get(s->zcur, &nk, &nv, MDB_NEXT);
+	if (rc == 0)
+		s->zc_next = nk;
+	else
+		s->zc_next = (MDB_val){0, NULL};
+	s->zc_ok = rc == 0 || rc == MDB_NOTFOUND;
+	return true;
+}
+
 /* The closest enclosing zone: the longest zone key that is a label-prefix of the name's
  * key. The greatest zone key <= the name's key is either that zone, or shares a shorter
  * prefix with the name, in which case the search repeats with that prefix: each round
@@ -77,6 +97,19 @@ static bool
 find_zone_key(struct zones_snapshot *s, const uint8_t *name, const uint8_t *key, size_t kl,
               struct zones_zone *zone, struct zones_rrset *soa)
 {
+	/* The zone found last in this transaction answers again when the name is below its
+	 * apex (its key a prefix: zone keys end on a label) and sorts before the next key of
+	 * the zones DBI: no other zone key lies between the apex and the name, so no closer
+	 * zone exists. Most queries of a batch, and of a parked snapshot's batches, ask
+	 * about the same zone; the two B-tree searches cost a tenth of a query. */
+	if (s->zc_ok && kl <= ZONES_MAXKEY && kl >= s->zc_key.mv_size &&
+	    memcmp(key, s->zc_key.mv_data, s->zc_key.mv_size) == 0) {
+		const MDB_val *nx = &s->zc_next;
+		size_t m = kl < nx->mv_size ? kl : nx->mv_size;
+		int c = nx->mv_data == NULL ? -1 : memcmp(key, nx->mv_data, m);
+		if (c < 0 || (c == 0 && kl < nx->mv_size))
+			return zones__zone_decode(&s->zc_val, zone, soa, NULL);
+	}
 	/* No zone apex has a key this long (the compiler refuses them): start lower. */
 	for (unsigned l = dname_labels(name); kl > ZONES_MAXKEY && l > 0; l--)
 		kl = 1 + dname_key_prefix(key + 1, kl - 1, l - 1);
@@ -85,14 +118,14 @@ find_zone_key(struct zones_snapshot *s, const uint8_t *name, const uint8_t *key,
 		MDB_val k = {kl, (void *)key}, v;
 		int rc = mdb_cursor_get(s->zcur, &k, &v, MDB_SET_RANGE);
 		if (rc == 0 && k.mv_size == kl && memcmp(k.mv_data, key, kl) == 0)
-			return zones__zone_decode(&v, zone, soa, NULL);
+			return zone_found(s, &k, &v, zone, soa);
 		rc = mdb_cursor_get(s->zcur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
 		if (rc != 0 || k.mv_size < 1)
 			return false;
 		size_t common = 1 + zones__key_common((const uint8_t *)k.mv_data + 1,
 		                                      k.mv_size - 1, key + 1, kl - 1);
 		if (common == k.mv_size)
-			return zones__zone_decode(&v, zone, soa, NULL);
+			return zone_found(s, &k, &v, zone, soa);
 		if (common >= kl)
 			return false;
 		kl = common;
@@ -229,26 +262,58 @@ exact(struct zones_snapshot *s, const uint8_t *key, size_t kl, uint16_t qtype,
 	return answer_at(n, qtype, res);
 }
 
+/* The node at key (len octets): from the value in hand when that is the key of pred,
+ * the name's predecessor (often the closest encloser itself, or the wildcard below it),
+ * else one B-tree search. */
+static bool
+node_at(struct zones_snapshot *s, const uint8_t *key, size_t len, const MDB_val *pred,
+        const MDB_val *predv, struct zones_node *node)
+{
+	if (pred->mv_size == len && memcmp(pred->mv_data, key, len) == 0)
+		return zones__node_decode(predv, node);
+	return node_get(s, key, len, node);
+}
+
+/* The apex node of zone, whose node key is key (len octets): the closest encloser of
+ * most names that do not exist, so kept for the transaction like the zone itself. */
+static bool
+apex_get(struct zones_snapshot *s, const struct zones_zone *zone, const uint8_t *key,
+         size_t len, struct zones_node *node)
+{
+	if (!s->ap_ok || s->ap_id != zone->id) {
+		MDB_val k = {len, (void *)key};
+		s->ap_ok = false;
+		if (mdb_get(s->txn, s->db->nodes, &k, &s->ap_val) != 0)
+			return false;
+		s->ap_ok = true;
+		s->ap_id = zone->id;
+	}
+	return zones__node_decode(&s->ap_val, node);
+}
+
 /* The name is not in the zone. Its closest encloser is the longest common ancestor of
  * the name and its predecessor, which exists because ancestors of stored names are
  * stored too (empty non-terminals; proof in docs/lmdb-schema.md). */
 static int
 below(struct zones_snapshot *s, const uint8_t *key, size_t kl, const MDB_val *pred,
-      uint16_t qtype, struct zones_result *res)
+      const MDB_val *predv, uint16_t qtype, struct zones_result *res)
 {
 	size_t ce = ZONES_ID_LEN + zones__key_common((const uint8_t *)pred->mv_data + ZONES_ID_LEN,
 	                                             pred->mv_size - ZONES_ID_LEN,
 	                                             key + ZONES_ID_LEN, kl - ZONES_ID_LEN);
 	unsigned ce_labels = dname_key_labels(key + ZONES_ID_LEN, ce - ZONES_ID_LEN);
-	if (ce_labels < res->zone.apex_labels || !node_get(s, key, ce, &res->node))
+	if (ce_labels < res->zone.apex_labels)
 		return SP_ESTORE;       /* the apex is always stored: a damaged zone */
+	if (!(ce_labels == res->zone.apex_labels ? apex_get(s, &res->zone, key, ce, &res->node)
+	                                         : node_at(s, key, ce, pred, predv, &res->node)))
+		return SP_ESTORE;
 	if ((res->node.flags & ZONES_NODE_NSEC3) && ce_labels > res->zone.apex_labels) {
 		/* RFC 5155 7.1: an NSEC3 owner (a child of the apex, check.c) is not a name
 		 * of the zone: the apex is the closest encloser instead. */
 		ce = ZONES_ID_LEN + dname_key_prefix(key + ZONES_ID_LEN, kl - ZONES_ID_LEN,
 		                                     res->zone.apex_labels);
 		ce_labels = res->zone.apex_labels;
-		if (!node_get(s, key, ce, &res->node))
+		if (!apex_get(s, &res->zone, key, ce, &res->node))
 			return SP_ESTORE;
 	}
 	res->node_labels = (uint8_t)ce_labels;
@@ -263,7 +328,7 @@ below(struct zones_snapshot *s, const uint8_t *key, size_t kl, const MDB_val *pr
 		memcpy(wkey, key, ce);
 		wkey[ce] = '*';
 		wkey[ce + 1] = 0;
-		if (ce + 2 <= ZONES_MAXKEY && node_get(s, wkey, ce + 2, &res->node)) {
+		if (ce + 2 <= ZONES_MAXKEY && node_at(s, wkey, ce + 2, pred, predv, &res->node)) {
 			res->wildcard = true;
 			res->node_labels = (uint8_t)(ce_labels + 1);
 			return answer_at(&res->node, qtype, res);
@@ -314,7 +379,7 @@ zones_lookup(struct zones_snapshot *s, const uint8_t *qname, uint16_t qtype,
 		res->node_labels = (uint8_t)labels;
 		/* An NSEC3 owner name does not exist for queries (RFC 5155 7.1, Knot). */
 		if (res->node.flags & ZONES_NODE_NSEC3)
-			return below(s, key, kl, &k, qtype, res);
+			return below(s, key, kl, &k, &v, qtype, res);
 		return exact(s, key, kl, qtype, res);
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -322,6 +387,6 @@ zones_lookup(struct zones_snapshot *s, const uint8_t *qname, uint16_t qtype,
 	rc = mdb_cursor_get(s->ncur, &k, &v, rc == 0 ? MDB_PREV : MDB_LAST);
 	if (rc != 0 || k.mv_size < ZONES_ID_LEN || memcmp(k.mv_data, key, ZONES_ID_LEN) != 0)
 		return SP_ESTORE;
-	return below(s, key, kl, &k, qtype, res);
+	return below(s, key, kl, &k, &v, qtype, res);
 }
 
