@@ -71,6 +71,10 @@ answer__put_rrset(struct resp *rs, const uint8_t *owner, const struct zones_rrse
 {
 	struct wire_mark m = wire_writer_mark(&rs->w);
 	const uint8_t *p = rr->rdata, *end = rr->rdata + rr->len;
+	/* An owner that is the question's name (answer_query() wrote it at offset 12, first
+	 * in the compression table) is the pointer the table search would find, without
+	 * the search; the root stays one octet. */
+	bool qowner = owner == rs->q->qname && rs->q->has_question && owner[0] != 0;
 
 	for (unsigned i = 0; i < rr->count; i++) {
 		if (end - p < 2)
@@ -79,7 +83,10 @@ answer__put_rrset(struct resp *rs, const uint8_t *owner, const struct zones_rrse
 		p += 2;
 		if ((size_t)(end - p) < rdlen)
 			goto bad;
-		wire_put_name_comp(&rs->w, owner);
+		if (qowner)
+			wire_put_u16(&rs->w, 0xc000 | 12);
+		else
+			wire_put_name_comp(&rs->w, owner);
 		wire_put_u16(&rs->w, rr->type);
 		wire_put_u16(&rs->w, rs->rrclass);
 		wire_put_u32(&rs->w, ttl);
