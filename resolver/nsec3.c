@@ -9,11 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
+#include "lib/nsec3hash.h"
 #include "resolver/dnssec.h"
 
-#define HASHLEN 20              /* SHA-1, the only NSEC3 hash (RFC 5155 11) */
+#define HASHLEN NSEC3HASH_SHA1_LEN
 #define CACHE 8
 
 struct n3ctx {
@@ -30,41 +29,16 @@ struct n3ctx {
 	unsigned ncache;
 };
 
-/* RFC 4648 base32hex, as NSEC3 owner labels are written (RFC 5155 3.3). */
-static int
-b32val(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'v')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'V')
-		return c - 'A' + 10;
-	return -1;
-}
-
+/* The hash an NSEC3 owner's first label spells in base32hex (RFC 5155 3.3). */
 static bool
 owner_hash(const ldns_rdf *owner, uint8_t out[HASHLEN])
 {
 	const uint8_t *p = ldns_rdf_data(owner);
 	size_t len = ldns_rdf_size(owner) > 0 ? p[0] : 0;
-	uint32_t acc = 0;
-	unsigned bits = 0, n = 0;
 
 	if (len != 32)          /* 20 octets are exactly 32 base32 digits */
 		return false;
-	for (size_t i = 1; i <= len; i++) {
-		int v = b32val(p[i]);
-		if (v < 0)
-			return false;
-		acc = (acc << 5) | (uint32_t)v;
-		bits += 5;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	return n == HASHLEN;
+	return nsec3hash_b32_decode((const char *)p + 1, len, out, HASHLEN) == HASHLEN;
 }
 
 static unsigned
@@ -152,26 +126,10 @@ hash_name(struct n3ctx *c, const ldns_rdf *name, uint8_t out[HASHLEN])
 	b->hash_used++;
 	c->hashes++;
 
-	uint8_t buf[LDNS_MAX_DOMAINLEN + 1 + 255];
 	size_t len = ldns_rdf_size(name);
-	unsigned int olen = 0;
 	if (len > LDNS_MAX_DOMAINLEN + 1)
 		return false;
-	memcpy(buf, ldns_rdf_data(name), len);
-	for (size_t i = 0; i < len; i++) {     /* canonical form: lower case (RFC 5155 5) */
-		if (buf[i] >= 'A' && buf[i] <= 'Z')
-			buf[i] = (uint8_t)(buf[i] - 'A' + 'a');
-	}
-	/* Length octets are never letters, so lower-casing them too is harmless. */
-	memcpy(buf + len, c->salt, c->salt_len);
-	if (!EVP_Digest(buf, len + c->salt_len, out, &olen, EVP_sha1(), NULL))
-		return false;
-	for (unsigned k = 0; k < c->iter; k++) {
-		memcpy(buf, out, HASHLEN);
-		memcpy(buf + HASHLEN, c->salt, c->salt_len);
-		if (!EVP_Digest(buf, HASHLEN + c->salt_len, out, &olen, EVP_sha1(), NULL))
-			return false;
-	}
+	nsec3hash_sha1(ldns_rdf_data(name), len, c->salt, c->salt_len, c->iter, out);
 	if (c->ncache < CACHE) {
 		c->cache[c->ncache].name = ldns_rdf_clone(name);
 		if (c->cache[c->ncache].name != NULL)

@@ -8,109 +8,26 @@
  * of its own, so that both it and the nodes DBI are written with MDB_APPEND (ids only
  * grow). The answer-path functions never allocate, lock or log. */
 
-/* SHA1_Init/Update/Final hash on the caller's stack; OpenSSL 3's one-shot SHA1() and
- * EVP_Digest() fetch the algorithm and allocate a context per call, which the answer
- * path may not do (STYLE: no malloc per query). */
-#define OPENSSL_SUPPRESS_DEPRECATED 1
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "lib/errors.h"
+#include "lib/nsec3hash.h"
 #include "zones/internal.h"
 
 #define RR_NSEC3 50
 #define RR_NSEC3PARAM 51
-#define SHA1_LEN 20
-
-/* ---- base32hex (RFC 4648 7), as NSEC3 owner labels are written (RFC 5155 3.3) ------- */
-
-static const char b32_digits[] = "0123456789abcdefghijklmnopqrstuv";
-
-size_t
-zones_b32hex_encode(const uint8_t *in, size_t len, char *out)
-{
-	size_t n = 0;
-	unsigned acc = 0, bits = 0;
-	for (size_t i = 0; i < len; i++) {
-		acc = (acc << 8 | in[i]) & 0xfff;
-		bits += 8;
-		while (bits >= 5) {
-			bits -= 5;
-			out[n++] = b32_digits[(acc >> bits) & 31];
-		}
-	}
-	if (bits > 0)
-		out[n++] = b32_digits[(acc << (5 - bits)) & 31];
-	return n;
-}
-
-static int
-b32_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'v')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'V')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int
-zones_b32hex_decode(const char *in, size_t len, uint8_t *out, size_t cap)
-{
-	size_t n = 0;
-	unsigned acc = 0, bits = 0;
-	/* Lengths that no octet string encodes to (1, 3, 6 mod 8) are refused. */
-	size_t rem = len % 8;
-	if (rem == 1 || rem == 3 || rem == 6)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		int v = b32_val(in[i]);
-		if (v < 0)
-			return -1;
-		acc = (acc << 5 | (unsigned)v) & 0xfff;
-		bits += 5;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n >= cap)
-				return -1;
-			out[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	/* Leftover bits must be zero, so that each octet string has one encoding. */
-	if ((acc & ((1u << bits) - 1)) != 0)
-		return -1;
-	return (int)n;
-}
+#define SHA1_LEN NSEC3HASH_SHA1_LEN
 
 /* ---- hashing (RFC 5155 5) ------------------------------------------------------------ */
 
 size_t
 zones_nsec3_hash(const struct zones_nsec3_params *p, const uint8_t *name, uint8_t *out)
 {
-	uint8_t lower[DNAME_MAXLEN];
-	SHA_CTX c;
-
 	if (p->alg != 1)
 		return 0;
-	/* IH(salt, x, 0) = H(x || salt), x the canonical (lower-case) wire name;
-	 * IH(salt, x, k) = H(IH(salt, x, k - 1) || salt). */
-	size_t len = dname_copy_lower(lower, name);
-	SHA1_Init(&c);
-	SHA1_Update(&c, lower, len);
-	SHA1_Update(&c, p->salt, p->salt_len);
-	SHA1_Final(out, &c);
-	for (unsigned k = 0; k < p->iterations; k++) {
-		SHA1_Init(&c);
-		SHA1_Update(&c, out, SHA1_LEN);
-		SHA1_Update(&c, p->salt, p->salt_len);
-		SHA1_Final(out, &c);
-	}
+	nsec3hash_sha1(name, dname_len(name), p->salt, p->salt_len, p->iterations, out);
 	return SHA1_LEN;
 }
 
@@ -183,7 +100,7 @@ owner_of(const struct zones_zone *zone, const uint8_t *hash, size_t hlen, uint8_
 	size_t alen = dname_len(zone->apex);
 	if (hlen == 0 || hlen > ZONES_NSEC3_HASH_MAX)
 		return false;
-	size_t n = zones_b32hex_encode(hash, hlen, (char *)owner + 1);
+	size_t n = nsec3hash_b32_encode(hash, hlen, (char *)owner + 1);
 	if (1 + n + alen > DNAME_MAXLEN)
 		return false;
 	owner[0] = (uint8_t)n;
@@ -249,7 +166,7 @@ zones__nsec3_owner_hash(const struct zonefile *zf, const struct cnode *n, uint8_
 	if (n->labels != zf->apex_labels + 1 || n->keylen < zf->apex_keylen + 2)
 		return -1;
 	const char *label = (const char *)n->key + zf->apex_keylen;
-	return zones_b32hex_decode(label, n->keylen - zf->apex_keylen - 1, out,
+	return nsec3hash_b32_decode(label, n->keylen - zf->apex_keylen - 1, out,
 	                           ZONES_NSEC3_HASH_MAX);
 }
 

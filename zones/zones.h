@@ -295,12 +295,6 @@ bool zones_nsec3_params(struct zones_snapshot *s, const struct zones_zone *zone,
 /* RFC 5155 5: the iterated SHA-1 of name (wire, any case) with p's salt into out (20
  * octets). Returns the hash length (20), or 0 for an unknown algorithm. No allocation. */
 size_t zones_nsec3_hash(const struct zones_nsec3_params *p, const uint8_t *name, uint8_t *out);
-/* RFC 4648 base32hex without padding, lower case: encodes len octets into out
- * (ceil(len * 8 / 5) characters, no NUL) and returns the character count. */
-size_t zones_b32hex_encode(const uint8_t *in, size_t len, char *out);
-/* Decodes len base32hex characters (either case, no padding, unused trailing bits zero)
- * into out (cap octets). Returns the octet count, or -1 for anything else. */
-int zones_b32hex_decode(const char *in, size_t len, uint8_t *out, size_t cap);
 /* Finds in zone's NSEC3 index the record whose hash is the greatest <= hash (wrapping
  * around to the last one for a hash below the first): that NSEC3 matches the hash when
  * *exact, else covers it. Writes its node (NSEC3 and RRSIG sets) and owner (wire,

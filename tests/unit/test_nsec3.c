@@ -18,6 +18,7 @@
 
 #include "lib/dname.h"
 #include "lib/errors.h"
+#include "lib/nsec3hash.h"
 #include "server/internal.h"
 #include "zones/zones.h"
 
@@ -35,19 +36,19 @@ b32hex_round_trips_rfc4648_vectors_and_refuses_bad_input(void **state)
 	char out[64];
 	uint8_t back[64];
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		size_t n = zones_b32hex_encode((const uint8_t *)v[i].in, strlen(v[i].in), out);
+		size_t n = nsec3hash_b32_encode((const uint8_t *)v[i].in, strlen(v[i].in), out);
 		assert_int_equal(n, strlen(v[i].out));
 		assert_memory_equal(out, v[i].out, n);
-		assert_int_equal(zones_b32hex_decode(v[i].out, n, back, sizeof(back)),
+		assert_int_equal(nsec3hash_b32_decode(v[i].out, n, back, sizeof(back)),
 		                 (int)strlen(v[i].in));
 		assert_memory_equal(back, v[i].in, strlen(v[i].in));
 	}
-	assert_int_equal(zones_b32hex_decode("CPNMUOJ1E8", 10, back, sizeof(back)), 6);
+	assert_int_equal(nsec3hash_b32_decode("CPNMUOJ1E8", 10, back, sizeof(back)), 6);
 	assert_memory_equal(back, "foobar", 6);
-	assert_int_equal(zones_b32hex_decode("cw", 2, back, sizeof(back)), -1);   /* 'w' */
-	assert_int_equal(zones_b32hex_decode("c", 1, back, sizeof(back)), -1);    /* length */
-	assert_int_equal(zones_b32hex_decode("cp", 2, back, sizeof(back)), -1);   /* bits left */
-	assert_int_equal(zones_b32hex_decode("cpnmuoj1e8", 10, back, 5), -1);     /* room */
+	assert_int_equal(nsec3hash_b32_decode("cw", 2, back, sizeof(back)), -1);   /* 'w' */
+	assert_int_equal(nsec3hash_b32_decode("c", 1, back, sizeof(back)), -1);    /* length */
+	assert_int_equal(nsec3hash_b32_decode("cp", 2, back, sizeof(back)), -1);   /* bits left */
+	assert_int_equal(nsec3hash_b32_decode("cpnmuoj1e8", 10, back, 5), -1);     /* room */
 }
 
 static void
@@ -56,7 +57,7 @@ hash_str(const struct zones_nsec3_params *p, const char *name, char *out)
 	uint8_t wire[DNAME_MAXLEN], h[20];
 	assert_true(dname_from_str(name, wire) > 0);
 	assert_int_equal(zones_nsec3_hash(p, wire, h), 20);
-	out[zones_b32hex_encode(h, 20, out)] = '\0';
+	out[nsec3hash_b32_encode(h, 20, out)] = '\0';
 }
 
 static void
@@ -135,7 +136,7 @@ static const char zone_head[] =
 static void
 chain_owner(struct fixture *f, size_t i, char *out)
 {
-	out[zones_b32hex_encode(f->hash[i], 20, out)] = '\0';
+	out[nsec3hash_b32_encode(f->hash[i], 20, out)] = '\0';
 	strcat(out, ".n3.");
 }
 
