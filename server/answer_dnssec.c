@@ -43,9 +43,8 @@ put_nsec(struct resp *rs, const struct zones_node *node, const uint8_t *owner)
 	return true;
 }
 
-/* Builds "*.<the last labels labels of name>" in out; false if too long. */
-static bool
-wildcard_of(const uint8_t *name, unsigned labels, uint8_t *out)
+bool
+answer__wildcard_at(const uint8_t *name, unsigned labels, uint8_t *out)
 {
 	const uint8_t *ce = dname_suffix(name, labels);
 	size_t len = dname_len(ce);
@@ -78,7 +77,7 @@ answer__put_denial(struct resp *rs, const struct zones_result *res, const uint8_
 	 * absent there (3.1.3.4). One NSEC may do both: then it is written once. */
 	if (kind != ZONES_NXDOMAIN && !res->wildcard)
 		return;
-	if (!wildcard_of(name, res->node_labels, wild))
+	if (!answer__wildcard_at(name, res->node_labels, wild))
 		return;
 	if (zones_find_nsec(snap, &res->zone, wild, &n2, owner2) && !dname_equal(owner1, owner2))
 		put_nsec(rs, &n2, owner2);

@@ -106,20 +106,6 @@ closest_proof(struct n3 *c, const uint8_t *name, unsigned from)
 	return (int)l;
 }
 
-/* "*." + the suffix of name of labels labels, into out; false if too long. */
-static bool
-wildcard_at(const uint8_t *name, unsigned labels, uint8_t *out)
-{
-	const uint8_t *ce = dname_suffix(name, labels);
-	size_t len = dname_len(ce);
-	if (len + 2 > DNAME_MAXLEN)
-		return false;
-	out[0] = 1;
-	out[1] = '*';
-	memcpy(out + 2, ce, len);
-	return true;
-}
-
 bool
 answer__nsec3_denial(struct resp *rs, const struct zones_result *res, const uint8_t *name,
                      int kind)
@@ -136,7 +122,7 @@ answer__nsec3_denial(struct resp *rs, const struct zones_result *res, const uint
 		/* 7.2.2: the closest encloser proof, and the NSEC3 covering the wildcard at
 		 * the closest encloser (its absence: NXDOMAIN rather than a synthesis). */
 		int ce = closest_proof(&c, name, res->node_labels);
-		if (ce >= 0 && wildcard_at(name, (unsigned)ce, wild) &&
+		if (ce >= 0 && answer__wildcard_at(name, (unsigned)ce, wild) &&
 		    n3_find(&c, wild, &node, owner, &exact) && !exact)
 			n3_put(&c, &node, owner);
 		return true;
@@ -145,7 +131,7 @@ answer__nsec3_denial(struct resp *rs, const struct zones_result *res, const uint
 		/* 7.2.5: wildcard NODATA: the closest encloser proof (the wildcard's
 		 * parent) and the NSEC3 matching the wildcard, showing the type absent. */
 		int ce = closest_proof(&c, name, res->node_labels - 1u);
-		if (ce >= 0 && wildcard_at(name, (unsigned)ce, wild) &&
+		if (ce >= 0 && answer__wildcard_at(name, (unsigned)ce, wild) &&
 		    n3_find(&c, wild, &node, owner, &exact) && exact)
 			n3_put(&c, &node, owner);
 		return true;

@@ -185,6 +185,10 @@ bool answer__add(struct resp *rs, const uint8_t *owner, const struct zones_rrset
  * the message when they do not fit (RFC 4035 3.1.1), others are just left out. */
 void answer__put_rrsig(struct resp *rs, const struct zones_node *node, const uint8_t *owner,
                        uint16_t type, uint32_t ttl, bool required);
+/* Builds "*." + the suffix of name of labels labels (the wildcard at that closest
+ * encloser, RFC 4592 2.1.1) in out (DNAME_MAXLEN octets); false if too long. Shared by
+ * the NSEC and NSEC3 (answer_nsec3.c) proofs. */
+bool answer__wildcard_at(const uint8_t *name, unsigned labels, uint8_t *out);
 /* NSEC denial for NXDOMAIN or NODATA (RFC 4035 3.1.3). */
 void answer__put_denial(struct resp *rs, const struct zones_result *res, const uint8_t *name,
                         int kind);
