@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -103,6 +104,22 @@ reply_pktinfo(const struct msghdr *rx, union udp_ctrl *tx)
 	return 0;
 }
 
+/* recvmmsg and sendmmsg as plain system calls: glibc's wrappers are cancellation points
+ * and switch asynchronous cancellation on and off around every call, about 90
+ * instructions per batch of one at moderate rates; workers are never cancelled. Same
+ * results and errno as the wrappers. */
+static inline int
+sys_recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+{
+	return (int)syscall(SYS_recvmmsg, fd, v, n, flags, NULL);
+}
+
+static inline int
+sys_sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+{
+	return (int)syscall(SYS_sendmmsg, fd, v, n, flags);
+}
+
 /* What the rx headers of this thread's worker were last set up for, and how many of them
  * recvmmsg has filled since (it rewrites msg_namelen, msg_controllen and msg_flags of
  * those only). Setting up all WORKER_BATCH headers costs about 900 instructions, more
@@ -142,7 +159,7 @@ udp_recv_batch(struct udp_sock *u)
 	int n;
 receive:
 	do {
-		n = recvmmsg(u->fd, w->rx_msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
+		n = sys_recvmmsg(u->fd, w->rx_msgs, WORKER_BATCH, MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
 	rx_used = n > 0 ? (unsigned)n : 0;
 	return n;
@@ -156,7 +173,7 @@ udp_send_batch(struct udp_sock *u, unsigned n)
 	unsigned sent = 0;
 
 	while (sent < n) {
-		int r = sendmmsg(u->fd, w->tx_msgs + sent, n - sent, MSG_DONTWAIT);
+		int r = sys_sendmmsg(u->fd, w->tx_msgs + sent, n - sent, MSG_DONTWAIT);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
