@@ -258,35 +258,81 @@ parse_entry(struct conf_ctx *cx, yaml_node_t *n, const char *path, const char **
 	return 0;
 }
 
+/* Fills one element of a provide-xfr/allow-notify ACL or a primaries/notify list from the
+ * list item n (path ipath): parse_entry() and what follows for that element's type. */
+typedef int entry_fn(struct conf_ctx *cx, yaml_node_t *n, const char *ipath, void *elem);
+
+/* The list zpath.key (v) of {address, key} entries into a calloc'd array of n + 1
+ * elements of size octets, each filled by entry. *arr is set as soon as it is allocated
+ * and *nout counts every element entry was called on, the failing one included, so that
+ * the caller's free releases what was parsed before an error. */
 static int
-parse_acl(struct conf_ctx *cx, yaml_node_t *v, const char *zpath, const char *key,
-          struct xfr_acl **out, size_t *nout)
+parse_list(struct conf_ctx *cx, yaml_node_t *v, const char *zpath, const char *key,
+           const char *expected, size_t size, entry_fn *entry, void **arr, size_t *nout)
 {
 	char path[96];
 	snprintf(path, sizeof(path), "%s.%s", zpath, key);
 	if (v->type != YAML_SEQUENCE_NODE)
-		return conf_error(cx, v, path, "expected a list of addresses or {address, key}");
+		return conf_error(cx, v, path, "expected a list of %s or {address, key}", expected);
 	size_t n = seq_len(v);
-	struct xfr_acl *acl = calloc(n + 1, sizeof(*acl));
-	if (acl == NULL)
+	char *a = calloc(n + 1, size);
+	if (a == NULL)
 		return conf_error(cx, v, path, "out of memory");
-	*out = acl;
+	*arr = a;
 	*nout = 0;
 	for (size_t i = 0; i < n; i++) {
 		char ipath[136];
-		const char *addr;
-		yaml_node_t *an;
 		snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
-		int rc = parse_entry(cx, seq_item(cx, v, i), ipath, &addr, &an, &acl[i].key_name);
 		(*nout)++;
+		int rc = entry(cx, seq_item(cx, v, i), ipath, a + i * size);
 		if (rc != 0)
 			return rc;
-		acl[i].key = -1;
-		if (addr == NULL)
-			acl[i].any_addr = true;
-		else if (!parse_prefix(addr, &acl[i]))
-			return conf_error(cx, an, ipath, "not an address or prefix: '%s'", addr);
 	}
+	return 0;
+}
+
+static int
+acl_entry(struct conf_ctx *cx, yaml_node_t *n, const char *ipath, void *elem)
+{
+	struct xfr_acl *acl = elem;
+	const char *addr;
+	yaml_node_t *an;
+	int rc = parse_entry(cx, n, ipath, &addr, &an, &acl->key_name);
+	if (rc != 0)
+		return rc;
+	acl->key = -1;
+	if (addr == NULL)
+		acl->any_addr = true;
+	else if (!parse_prefix(addr, acl))
+		return conf_error(cx, an, ipath, "not an address or prefix: '%s'", addr);
+	return 0;
+}
+
+static int
+parse_acl(struct conf_ctx *cx, yaml_node_t *v, const char *zpath, const char *key,
+          struct xfr_acl **out, size_t *nout)
+{
+	void *arr = NULL;
+	int rc = parse_list(cx, v, zpath, key, "addresses", sizeof(**out), acl_entry, &arr, nout);
+	if (arr != NULL)
+		*out = arr;
+	return rc;
+}
+
+static int
+remote_entry(struct conf_ctx *cx, yaml_node_t *n, const char *ipath, void *elem)
+{
+	struct xfr_remote *r = elem;
+	const char *addr;
+	yaml_node_t *an;
+	int rc = parse_entry(cx, n, ipath, &addr, &an, &r->key_name);
+	if (rc != 0)
+		return rc;
+	r->key = -1;
+	if (addr == NULL)
+		return conf_error(cx, an, ipath, "needs an address");
+	if (conf_parse_listen(addr, 53, &r->addr) != 0)
+		return conf_error(cx, an, ipath, "not ADDR or ADDR@PORT: '%s'", addr);
 	return 0;
 }
 
@@ -294,32 +340,12 @@ static int
 parse_remotes(struct conf_ctx *cx, yaml_node_t *v, const char *zpath, const char *key,
               struct xfr_remote **out, size_t *nout)
 {
-	char path[96];
-	snprintf(path, sizeof(path), "%s.%s", zpath, key);
-	if (v->type != YAML_SEQUENCE_NODE)
-		return conf_error(cx, v, path, "expected a list of ADDR@PORT or {address, key}");
-	size_t n = seq_len(v);
-	struct xfr_remote *r = calloc(n + 1, sizeof(*r));
-	if (r == NULL)
-		return conf_error(cx, v, path, "out of memory");
-	*out = r;
-	*nout = 0;
-	for (size_t i = 0; i < n; i++) {
-		char ipath[136];
-		const char *addr;
-		yaml_node_t *an;
-		snprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
-		int rc = parse_entry(cx, seq_item(cx, v, i), ipath, &addr, &an, &r[i].key_name);
-		(*nout)++;
-		if (rc != 0)
-			return rc;
-		r[i].key = -1;
-		if (addr == NULL)
-			return conf_error(cx, an, ipath, "needs an address");
-		if (conf_parse_listen(addr, 53, &r[i].addr) != 0)
-			return conf_error(cx, an, ipath, "not ADDR or ADDR@PORT: '%s'", addr);
-	}
-	return 0;
+	void *arr = NULL;
+	int rc = parse_list(cx, v, zpath, key, "ADDR@PORT", sizeof(**out), remote_entry, &arr,
+	                    nout);
+	if (arr != NULL)
+		*out = arr;
+	return rc;
 }
 
 bool
