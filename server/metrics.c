@@ -211,31 +211,30 @@ metrics_queries(struct metrics *m, struct ops_buf *b)
 	ops_buf_printf(b, "signpost_responses_total{rcode=\"BADVERS\"} %" PRIu64 "\n", a->badvers);
 	ops_buf_printf(b, "signpost_responses_total{rcode=\"BADCOOKIE\"} %" PRIu64 "\n",
 	               a->badcookie);
-	help(b, "signpost_dropped_total", "counter",
-	     "Queries dropped unanswered (responses, unparseable, failed snapshots).");
-	ops_buf_printf(b, "signpost_dropped_total %" PRIu64 "\n", a->dropped);
-	help(b, "signpost_truncated_total", "counter", "Responses sent with TC.");
-	ops_buf_printf(b, "signpost_truncated_total %" PRIu64 "\n", a->truncated);
-	help(b, "signpost_edns_queries_total", "counter", "Queries with an EDNS OPT record.");
-	ops_buf_printf(b, "signpost_edns_queries_total %" PRIu64 "\n", a->edns);
-	help(b, "signpost_gslb_answers_total", "counter", "Answers for dynamic names.");
-	ops_buf_printf(b, "signpost_gslb_answers_total %" PRIu64 "\n", a->gslb_answers);
-	help(b, "signpost_gslb_fallback_answers_total", "counter",
-	     "Dynamic answers given while no member was healthy (the pool's fallback).");
-	ops_buf_printf(b, "signpost_gslb_fallback_answers_total %" PRIu64 "\n", a->gslb_fallback);
-	help(b, "signpost_gslb_sorry_answers_total", "counter",
-	     "Dynamic answers given from a sorry pool.");
-	ops_buf_printf(b, "signpost_gslb_sorry_answers_total %" PRIu64 "\n", a->gslb_sorry);
+	ops_buf_metric(b, "signpost_dropped_total", "counter",
+	               "Queries dropped unanswered (responses, unparseable, failed snapshots).",
+	               a->dropped);
+	ops_buf_metric(b, "signpost_truncated_total", "counter",
+	               "Responses sent with TC.", a->truncated);
+	ops_buf_metric(b, "signpost_edns_queries_total", "counter",
+	               "Queries with an EDNS OPT record.", a->edns);
+	ops_buf_metric(b, "signpost_gslb_answers_total", "counter",
+	               "Answers for dynamic names.", a->gslb_answers);
+	ops_buf_metric(b, "signpost_gslb_fallback_answers_total", "counter",
+	               "Dynamic answers given while no member was healthy (the pool's fallback).",
+	               a->gslb_fallback);
+	ops_buf_metric(b, "signpost_gslb_sorry_answers_total", "counter",
+	               "Dynamic answers given from a sorry pool.", a->gslb_sorry);
 	ops_buf_printf(b, "signpost_gslb_answers_total{kind=\"fallback\"} %" PRIu64 "\n",
 	               a->gslb_fallback);
 	ops_buf_printf(b, "signpost_gslb_answers_total{kind=\"sorry\"} %" PRIu64 "\n", a->gslb_sorry);
 	/* rrl: and cookies: (docs/abuse.md). */
-	help(b, "signpost_rrl_limited_total", "counter",
-	     "UDP answers over the rate limit (rrl:), dropped or slipped.");
-	ops_buf_printf(b, "signpost_rrl_limited_total %" PRIu64 "\n", a->rrl_limited);
-	help(b, "signpost_rrl_slipped_total", "counter",
-	     "Rate-limited answers sent as the question alone with TC=1.");
-	ops_buf_printf(b, "signpost_rrl_slipped_total %" PRIu64 "\n", a->rrl_slipped);
+	ops_buf_metric(b, "signpost_rrl_limited_total", "counter",
+	               "UDP answers over the rate limit (rrl:), dropped or slipped.",
+	               a->rrl_limited);
+	ops_buf_metric(b, "signpost_rrl_slipped_total", "counter",
+	               "Rate-limited answers sent as the question alone with TC=1.",
+	               a->rrl_slipped);
 	help(b, "signpost_cookie_queries_total", "counter",
 	     "Queries with a DNS COOKIE: a valid server cookie, or a new one handed out.");
 	ops_buf_printf(b, "signpost_cookie_queries_total{state=\"valid\"} %" PRIu64 "\n",

@@ -44,6 +44,10 @@ struct ops_buf {
 };
 
 void ops_buf_printf(struct ops_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends one unlabelled Prometheus sample with its HELP and TYPE (type "counter" or
+ * "gauge") lines: the metrics server's and the resolver's single-value metrics. */
+void ops_buf_metric(struct ops_buf *b, const char *name, const char *type, const char *help,
+                    uint64_t v);
 /* Appends s as a JSON string, quotes included (RFC 8259 7). NULL appends null. */
 void ops_buf_json_str(struct ops_buf *b, const char *s);
 /* Appends s with HTML's special characters escaped. */

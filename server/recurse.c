@@ -16,7 +16,6 @@
  * on_done; workers: recurse_udp/tcp and on_replies; metrics: recurse_metrics (atomics).
  * The daemon has one resolver, so its state is this file's (like the log). */
 #include <errno.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -389,8 +388,7 @@ recurse_flush(const char *name, size_t *flushed, char *msg, size_t msglen)
 static void
 counter(struct ops_buf *b, const char *name, const char *help, uint64_t v)
 {
-	ops_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", name, help, name,
-	               name, v);
+	ops_buf_metric(b, name, "counter", help, v);
 }
 
 void
@@ -418,12 +416,10 @@ recurse_metrics(struct ops_buf *b)
 	counter(b, "signpost_resolver_busy_total",
 	        "Recursive queries answered SERVFAIL because the hand-over to the resolver failed.",
 	        atomic_load_explicit(&r->busy, memory_order_relaxed));
-	ops_buf_printf(b, "# HELP signpost_resolver_cache_entries Entries in the resolver cache.\n"
-	               "# TYPE signpost_resolver_cache_entries gauge\n"
-	               "signpost_resolver_cache_entries %" PRIu64 "\n", cs.entries);
-	ops_buf_printf(b, "# HELP signpost_resolver_cache_bytes Bytes held by the resolver cache.\n"
-	               "# TYPE signpost_resolver_cache_bytes gauge\n"
-	               "signpost_resolver_cache_bytes %" PRIu64 "\n", cs.bytes);
+	ops_buf_metric(b, "signpost_resolver_cache_entries", "gauge",
+	               "Entries in the resolver cache.", cs.entries);
+	ops_buf_metric(b, "signpost_resolver_cache_bytes", "gauge",
+	               "Bytes held by the resolver cache.", cs.bytes);
 	counter(b, "signpost_resolver_cache_evictions_total", "Cache entries evicted.",
 	        cs.evictions);
 	counter(b, "signpost_resolver_requests_total", "Questions the resolver thread took.",

@@ -6,6 +6,7 @@
  * counters with plain increments and never wait for us: we read each 64-bit counter with
  * a relaxed atomic load, so a sum may miss the batch being counted, never more. */
 #include <assert.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,14 @@ ops_buf_printf(struct ops_buf *b, const char *fmt, ...)
 	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
+}
+
+void
+ops_buf_metric(struct ops_buf *b, const char *name, const char *type, const char *help,
+               uint64_t v)
+{
+	ops_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type,
+	               name, v);
 }
 
 void
