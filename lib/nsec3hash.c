@@ -21,8 +21,10 @@ nsec3hash_sha1(const uint8_t *name, size_t len, const uint8_t *salt, size_t salt
 	/* IH(salt, x, 0) = H(x || salt), x the canonical (lower-case) wire name;
 	 * IH(salt, x, k) = H(IH(salt, x, k - 1) || salt). Length octets are below 64, never
 	 * letters, so lower-casing every octet leaves them alone. */
-	for (size_t i = 0; i < len; i++)
-		lower[i] = name[i] >= 'A' && name[i] <= 'Z' ? (uint8_t)(name[i] - 'A' + 'a') : name[i];
+	for (size_t i = 0; i < len; i++) {
+		uint8_t o = name[i];
+		lower[i] = o >= 'A' && o <= 'Z' ? (uint8_t)(o - 'A' + 'a') : o;
+	}
 	SHA1_Init(&c);
 	SHA1_Update(&c, lower, len);
 	SHA1_Update(&c, salt, salt_len);
