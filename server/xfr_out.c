@@ -118,13 +118,30 @@ put_rr(struct wire_writer *w, const uint8_t *owner, uint16_t type, uint32_t ttl,
 	return true;
 }
 
+/* Our SOA (x->soa, the version being sent), which opens and closes every transfer
+ * (RFC 5936 2.2, RFC 1995 4). */
 static bool
-put_soa(struct xfr_out *x, struct wire_writer *w, const uint8_t *rd, uint16_t rdlen,
-        uint16_t *count)
+put_soa(struct xfr_out *x, struct wire_writer *w, uint16_t *count)
 {
-	if (!put_rr(w, x->zone.apex, TYPE_SOA, x->soa.ttl, rd, rdlen))
+	if (!put_rr(w, x->zone.apex, TYPE_SOA, x->soa.ttl, x->soa.rdata + 2,
+	            (uint16_t)(x->soa.len - 2)))
 		return false;
 	(*count)++;
+	return true;
+}
+
+/* Starts a message in w: the header, and in the first message our opening SOA. False
+ * when that SOA does not fit. */
+static bool
+open_msg(struct xfr_out *x, struct wire_writer *w, uint16_t *count)
+{
+	header(x, w, RCODE_NOERROR, x->first);
+	x->first = false;
+	if (!x->head_sent) {
+		if (!put_soa(x, w, count))
+			return false;
+		x->head_sent = true;
+	}
 	return true;
 }
 
@@ -376,21 +393,14 @@ next_full(struct xfr_out *x, uint8_t *buf, size_t cap)
 	bool end = false;
 
 	wire_writer_init(&w, buf, cap - TSIG_RR_MAX);
-	header(x, &w, RCODE_NOERROR, x->first);
-	x->first = false;
-	const uint8_t *soa = x->soa.rdata + 2;
-	uint16_t soalen = (uint16_t)(x->soa.len - 2);
-	if (!x->head_sent) {
-		if (!put_soa(x, &w, soa, soalen, &count))
-			return 0;
-		x->head_sent = true;
-	}
+	if (!open_msg(x, &w, &count))
+		return 0;
 	while (w.len < XFR_MSG_TARGET && !end) {
 		if (!put_next(x, &w, &count, &end))
 			break;
 	}
 	if (end) {
-		if (put_soa(x, &w, soa, soalen, &count))
+		if (put_soa(x, &w, &count))
 			x->state = XO_DONE;
 		/* else the closing SOA goes in the next message */
 	}
@@ -410,15 +420,8 @@ next_diff(struct xfr_out *x, uint8_t *buf, size_t cap)
 
 	size_t room = cap - TSIG_RR_MAX;
 	wire_writer_init(&w, buf, x->room != 0 && x->room < room ? x->room : room);
-	header(x, &w, RCODE_NOERROR, x->first);
-	x->first = false;
-	const uint8_t *soa = x->soa.rdata + 2;
-	uint16_t soalen = (uint16_t)(x->soa.len - 2);
-	if (!x->head_sent) {
-		if (!put_soa(x, &w, soa, soalen, &count))
-			return 0;
-		x->head_sent = true;
-	}
+	if (!open_msg(x, &w, &count))
+		return 0;
 	if (x->jr == NULL) {
 		x->state = XO_DONE;     /* up to date: the one SOA */
 		return finish(x, &w, cap, count);
@@ -436,7 +439,7 @@ next_diff(struct xfr_out *x, uint8_t *buf, size_t cap)
 		count++;
 		zones_journal_advance(x->jr);
 	}
-	if (end && put_soa(x, &w, soa, soalen, &count))
+	if (end && put_soa(x, &w, &count))
 		x->state = XO_DONE;
 	return finish(x, &w, cap, count);
 }
