@@ -317,6 +317,20 @@ submit(struct gslb_runtime *rt, struct gslb_request *rq)
 	return rq->rc;
 }
 
+/* Frees rt once its loop is closed and its thread gone (or never started): the member
+ * and published state, the configuration it took, its lock. */
+static void
+runtime_free(struct gslb_runtime *rt)
+{
+	gslb__reclaim_all(rt);
+	free(rt->mem);
+	free(rt->state_dir);
+	gslb_conf_free(rt->conf);
+	pthread_cond_destroy(&rt->done);
+	pthread_mutex_destroy(&rt->lock);
+	free(rt);
+}
+
 /* ---- public API ---------------------------------------------------------------------------- */
 
 int
@@ -364,13 +378,7 @@ fail_loop:
 	uv_loop_close(&rt->loop);
 fail:
 	log_err("gslb: cannot start: %s", sp_strerror(rc));
-	gslb__reclaim_all(rt);
-	free(rt->mem);
-	free(rt->state_dir);
-	gslb_conf_free(rt->conf);
-	pthread_cond_destroy(&rt->done);
-	pthread_mutex_destroy(&rt->lock);
-	free(rt);
+	runtime_free(rt);
 	return rc;
 }
 
@@ -388,13 +396,7 @@ gslb_runtime_stop(struct gslb_runtime *rt)
 		log_warn("gslb: loop closed with handles still open");
 	if (rt->readers)
 		log_err("gslb: stopped with readers still registered");
-	gslb__reclaim_all(rt);
-	free(rt->mem);
-	free(rt->state_dir);
-	gslb_conf_free(rt->conf);
-	pthread_cond_destroy(&rt->done);
-	pthread_mutex_destroy(&rt->lock);
-	free(rt);
+	runtime_free(rt);
 }
 
 int
