@@ -743,6 +743,21 @@ check_rrset(struct vjob *j, ldns_rr *first, int *ede, bool *wildcard)
 	return res;
 }
 
+/* The signer name of the first RRSIG in p's authority section (the zone a negative
+ * answer speaks for), or NULL when there is none. */
+static const ldns_rdf *
+authority_signer(const ldns_pkt *p)
+{
+	const ldns_rr_list *auth = ldns_pkt_authority(p);
+	const ldns_rdf *signer = NULL;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(auth) && signer == NULL; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(auth, i);
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG && ldns_rr_rd_count(rr) >= 8)
+			signer = ldns_rr_rrsig_signame(rr);
+	}
+	return signer;
+}
+
 /* The name the CNAME chain of the answer ends at, and whether it has qtype data. */
 static const ldns_rdf *
 chain_end(ldns_pkt *p, ldns_rr_type qtype, bool *has_data)
@@ -819,12 +834,7 @@ evaluate(struct vjob *j)
 	const ldns_rdf *end = chain_end(j->resp, j->req->key.qtype, &has);
 	if (!has && res != DNSSEC_BOGUS) {
 		ldns_rr_list *auth = ldns_pkt_authority(j->resp);
-		const ldns_rdf *signer = NULL;
-		for (size_t i = 0; i < ldns_rr_list_rr_count(auth) && signer == NULL; i++) {
-			ldns_rr *rr = ldns_rr_list_rr(auth, i);
-			if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG && ldns_rr_rd_count(rr) >= 8)
-				signer = ldns_rr_rrsig_signame(rr);
-		}
+		const ldns_rdf *signer = authority_signer(j->resp);
 		uint8_t zone[DNAME_MAXLEN];
 		const ldns_rr_list *keys = NULL;
 		dname_copy_lower(zone, ldns_rdf_data(signer != NULL ? signer : end));
@@ -903,13 +913,7 @@ secure__start(struct request *req)
 	bool has;
 	const ldns_rdf *end = chain_end(j->resp, req->key.qtype, &has);
 	if (!has) {
-		ldns_rr_list *auth = ldns_pkt_authority(j->resp);
-		const ldns_rdf *signer = NULL;
-		for (size_t i = 0; i < ldns_rr_list_rr_count(auth) && signer == NULL; i++) {
-			ldns_rr *rr = ldns_rr_list_rr(auth, i);
-			if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_RRSIG && ldns_rr_rd_count(rr) >= 8)
-				signer = ldns_rr_rrsig_signame(rr);
-		}
+		const ldns_rdf *signer = authority_signer(j->resp);
 		if (signer != NULL && (ldns_dname_is_subdomain(end, signer) ||
 		                       ldns_dname_compare(end, signer) == 0))
 			need_zone(j, ldns_rdf_data(signer), false);
