@@ -58,6 +58,17 @@ on_async_closed(uv_handle_t *h)
 static void request_finish(struct request *req, bool ok);
 static void background_refresh(struct resolver *r, const struct resolver_question *q);
 
+/* Empties the queue other threads submit to (resolver_submit()), returning its nodes. */
+static struct submit_node *
+take_submitted(struct resolver *r)
+{
+	pthread_mutex_lock(&r->qlock);
+	struct submit_node *n = r->qhead;
+	r->qhead = r->qtail = NULL;
+	pthread_mutex_unlock(&r->qlock);
+	return n;
+}
+
 void
 resolver_free(struct resolver *r)
 {
@@ -69,10 +80,7 @@ resolver_free(struct resolver *r)
 		req->background = false;
 		request_finish(req, false);
 	}
-	pthread_mutex_lock(&r->qlock);
-	struct submit_node *n = r->qhead;
-	r->qhead = r->qtail = NULL;
-	pthread_mutex_unlock(&r->qlock);
+	struct submit_node *n = take_submitted(r);
 	while (n != NULL) {
 		struct submit_node *nx = n->next;
 		free(n);
@@ -513,10 +521,7 @@ on_async(uv_async_t *a)
 {
 	struct resolver *r = a->data;
 
-	pthread_mutex_lock(&r->qlock);
-	struct submit_node *n = r->qhead;
-	r->qhead = r->qtail = NULL;
-	pthread_mutex_unlock(&r->qlock);
+	struct submit_node *n = take_submitted(r);
 	while (n != NULL) {
 		struct submit_node *nx = n->next;
 		if (n->done == NULL) {
