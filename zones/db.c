@@ -279,7 +279,7 @@ zones_snapshot_begin(struct zones_snapshot *s)
 		}
 		mdb_txn_reset(s->txn);
 	}
-	s->zc_ok = s->ap_ok = false;
+	s->zc_ok = s->ap_ok = s->ce_ok = false;
 	int rc = mdb_txn_renew(s->txn);
 	if (rc == 0)
 		rc = mdb_cursor_renew(s->txn, s->zcur);
@@ -301,7 +301,7 @@ zones_snapshot_end(struct zones_snapshot *s)
 	if (!s->active && !s->parked)
 		return;
 	mdb_txn_reset(s->txn);
-	s->active = s->parked = s->zc_ok = s->ap_ok = false;
+	s->active = s->parked = s->zc_ok = s->ap_ok = s->ce_ok = false;
 }
 
 void

@@ -82,12 +82,18 @@ struct zones_snapshot {
 	/* The last zone find_zone() found in this transaction (lookup.c): its key and
 	 * record, and the next key of the zones DBI (NULL: none), all in the map. */
 	bool zc_ok;
-	MDB_val zc_key, zc_val, zc_next;
+	MDB_val zc_key, zc_next;
+	struct zones_zone zc_zone;
+	struct zones_rrset zc_soa;
 	/* The apex node of zone ap_id in this transaction (lookup.c: closest encloser of
 	 * most names that do not exist). */
 	bool ap_ok;
 	uint32_t ap_id;
 	MDB_val ap_val;
+	/* The last closest encloser below an apex (lookup.c: names under one wildcard or
+	 * empty non-terminal share it): its key and value in the map. */
+	bool ce_ok;
+	MDB_val ce_key, ce_val;
 };
 
 /* Translates an LMDB (or errno) result to a Signpost code: the one place that does. */

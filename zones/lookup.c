@@ -75,10 +75,13 @@ static bool
 zone_found(struct zones_snapshot *s, const MDB_val *k, const MDB_val *v,
            struct zones_zone *zone, struct zones_rrset *soa)
 {
-	if (!zones__zone_decode(v, zone, soa, NULL))
+	s->zc_ok = false;
+	if (!zones__zone_decode(v, &s->zc_zone, &s->zc_soa, NULL))
 		return false;
+	*zone = s->zc_zone;
+	if (soa != NULL)
+		*soa = s->zc_soa;
 	s->zc_key = *k;
-	s->zc_val = *v;
 	MDB_val nk, nv;
 	int rc = mdb_cursor_get(s->zcur, &nk, &nv, MDB_NEXT);
 	if (rc == 0)
@@ -107,8 +110,12 @@ find_zone_key(struct zones_snapshot *s, const uint8_t *name, const uint8_t *key,
 		const MDB_val *nx = &s->zc_next;
 		size_t m = kl < nx->mv_size ? kl : nx->mv_size;
 		int c = nx->mv_data == NULL ? -1 : memcmp(key, nx->mv_data, m);
-		if (c < 0 || (c == 0 && kl < nx->mv_size))
-			return zones__zone_decode(&s->zc_val, zone, soa, NULL);
+		if (c < 0 || (c == 0 && kl < nx->mv_size)) {
+			*zone = s->zc_zone;
+			if (soa != NULL)
+				*soa = s->zc_soa;
+			return true;
+		}
 	}
 	/* No zone apex has a key this long (the compiler refuses them): start lower. */
 	for (unsigned l = dname_labels(name); kl > ZONES_MAXKEY && l > 0; l--)
@@ -291,6 +298,28 @@ apex_get(struct zones_snapshot *s, const struct zones_zone *zone, const uint8_t 
 	return zones__node_decode(&s->ap_val, node);
 }
 
+/* The closest encloser below the apex at key (len octets), kept for the transaction
+ * like the apex: names that do not exist under one wildcard or empty non-terminal share
+ * it. Found from pred's value when that is it (pointers into the map either way). */
+static bool
+ce_get(struct zones_snapshot *s, const uint8_t *key, size_t len, const MDB_val *pred,
+       const MDB_val *predv, struct zones_node *node)
+{
+	if (!s->ce_ok || s->ce_key.mv_size != len || memcmp(s->ce_key.mv_data, key, len) != 0) {
+		MDB_val k = {len, (void *)key}, v;
+		if (pred->mv_size == len && memcmp(pred->mv_data, key, len) == 0) {
+			k = *pred;
+			v = *predv;
+		} else if (mdb_cursor_get(s->ncur, &k, &v, MDB_SET_KEY) != 0) {
+			return false;
+		}
+		s->ce_key = k;
+		s->ce_val = v;
+		s->ce_ok = true;
+	}
+	return zones__node_decode(&s->ce_val, node);
+}
+
 /* The name is not in the zone. Its closest encloser is the longest common ancestor of
  * the name and its predecessor, which exists because ancestors of stored names are
  * stored too (empty non-terminals; proof in docs/lmdb-schema.md). */
@@ -305,7 +334,7 @@ below(struct zones_snapshot *s, const uint8_t *key, size_t kl, const MDB_val *pr
 	if (ce_labels < res->zone.apex_labels)
 		return SP_ESTORE;       /* the apex is always stored: a damaged zone */
 	if (!(ce_labels == res->zone.apex_labels ? apex_get(s, &res->zone, key, ce, &res->node)
-	                                         : node_at(s, key, ce, pred, predv, &res->node)))
+	                                         : ce_get(s, key, ce, pred, predv, &res->node)))
 		return SP_ESTORE;
 	if ((res->node.flags & ZONES_NODE_NSEC3) && ce_labels > res->zone.apex_labels) {
 		/* RFC 5155 7.1: an NSEC3 owner (a child of the apex, check.c) is not a name
