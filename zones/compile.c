@@ -114,8 +114,8 @@ put_nodes(MDB_txn *txn, MDB_dbi dbi, const struct zonefile *zf, uint32_t id)
 	return zones__mdb_err(rc);
 }
 
-static uint32_t
-soa_serial(const uint8_t *rd, size_t len)
+uint32_t
+zones__soa_serial(const uint8_t *rd, size_t len)
 {
 	size_t p = 0;
 	for (int names = 0; names < 2; names++) {
@@ -151,7 +151,7 @@ zone_record(const struct zonefile *zf, const char *path, uint32_t id, size_t *le
 		.records = zf->nunique, .compiled_at = (int64_t)time(NULL),
 		.source_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
 		.source_size = (int64_t)st.st_size, .id = id,
-		.serial = soa_serial(zrec_rdata(soa), soa->rdlen), .soa_ttl = soa->ttl,
+		.serial = zones__soa_serial(zrec_rdata(soa), soa->rdlen), .soa_ttl = soa->ttl,
 		.soa_len = (uint16_t)(2u + soa->rdlen), .source_len = (uint16_t)src_len,
 		.apex_len = (uint8_t)apex_len, .apex_labels = (uint8_t)zf->apex_labels,
 	};

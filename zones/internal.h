@@ -113,6 +113,9 @@ void zones__settle(struct zones_db *db);
 int zones__delete_nodes(MDB_txn *txn, MDB_dbi nodes, uint32_t id);
 /* Common leading labels of two canonical keys, as a key length (label-aligned). */
 size_t zones__key_common(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+/* The serial of SOA RDATA rd (len octets, uncompressed names: MNAME and RNAME are
+ * skipped), or 0 when rd is too short (compile.c; the compiler and the journal). */
+uint32_t zones__soa_serial(const uint8_t *rd, size_t len);
 
 /* ---- the writer's view of a zone file -------------------------------------------------- */
 

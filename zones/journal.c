@@ -443,20 +443,6 @@ out:
 	return rc;
 }
 
-static uint32_t
-soa_serial(const uint8_t *rd, size_t len)
-{
-	size_t p = 0;
-	for (int names = 0; names < 2; names++) {
-		while (p < len && rd[p] != 0)
-			p += rd[p] + 1u;
-		p++;
-	}
-	if (p + 4 > len)
-		return 0;
-	return (uint32_t)rd[p] << 24 | (uint32_t)rd[p + 1] << 16 | (uint32_t)rd[p + 2] << 8 | rd[p + 3];
-}
-
 /* The SOA of version id of the zone apex, read from its apex node in txn. */
 static bool
 version_soa(MDB_txn *txn, MDB_dbi nodes, const uint8_t *apex, uint32_t id, struct version *ver)
@@ -476,7 +462,7 @@ version_soa(MDB_txn *txn, MDB_dbi nodes, const uint8_t *apex, uint32_t id, struc
 	if (ver->soa_rdlen + 2u > soa.len)
 		return false;
 	ver->soa_rd = soa.rdata + 2;
-	ver->serial = soa_serial(ver->soa_rd, ver->soa_rdlen);
+	ver->serial = zones__soa_serial(ver->soa_rd, ver->soa_rdlen);
 	return true;
 }
 
