@@ -91,7 +91,10 @@ dname_key(const uint8_t *name, uint8_t *key)
 		label[n++] = p;
 	while (n-- > 0) {
 		const uint8_t *l = label[n];
-		for (unsigned i = 1; i <= l[0]; i++) {
+		/* A local bound: key may alias name as far as the compiler knows, so l[0]
+		 * would be reloaded after every store into key. */
+		unsigned len = l[0];
+		for (unsigned i = 1; i <= len; i++) {
 			uint8_t c = lower(l[i]);
 			if (c <= 1) {
 				key[k++] = 1;

@@ -16,7 +16,6 @@
 #include "lib/log.h"
 #include "server/daemon.h"
 #include "server/recurse.h"
-#include "zones/park.h"
 
 /* ---- the published answer configuration --------------------------------------------- */
 
@@ -81,7 +80,7 @@ latency_count(struct worker *w)
 	w->lat.count += n;
 }
 
-/* ---- the parked snapshot (zones/park.h) ----------------------------------------------- */
+/* ---- the parked snapshot (zones_snapshot_park() in zones/zones.h) ----------------------------------------------- */
 
 /* A batch parks the zone snapshot instead of closing it: at moderate rates a batch is one
  * query, and renewing the LMDB read transaction cost more than answering it. A parked

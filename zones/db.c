@@ -13,7 +13,6 @@
 #include "lib/errors.h"
 #include "lib/log.h"
 #include "zones/internal.h"
-#include "zones/park.h"
 
 int
 zones__mdb_err(int rc)

@@ -78,7 +78,7 @@ struct zones_snapshot {
 	MDB_cursor *ncur;        /* nodes DBI */
 	MDB_cursor *n3cur;       /* nsec3 DBI, or NULL when the database has none */
 	bool active;
-	bool parked;             /* txn open between batches (zones/park.h) */
+	bool parked;             /* txn open between batches (zones_snapshot_park()) */
 	/* The last zone find_zone() found in this transaction (lookup.c): its key and
 	 * record, and the next key of the zones DBI (NULL: none), all in the map. */
 	bool zc_ok;

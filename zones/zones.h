@@ -38,6 +38,15 @@ void zones_snapshot_free(struct zones_snapshot *s);
  * version of every zone until zones_snapshot_end(). */
 int zones_snapshot_begin(struct zones_snapshot *s);
 void zones_snapshot_end(struct zones_snapshot *s);
+/* Ends the batch's use of the snapshot like zones_snapshot_end(), but keeps the read
+ * transaction open so that the next zones_snapshot_begin() resumes it when nothing was
+ * committed since, instead of renewing it (a renewal costs more than answering a query:
+ * LMDB marks every named DBI stale and looks each up again). Nothing the snapshot
+ * returned may be used after this. A parked transaction pins the version it sees, so the
+ * caller must zones_snapshot_release() it when idle; begin and end release it too. */
+void zones_snapshot_park(struct zones_snapshot *s);
+/* Closes (resets) a parked transaction; no-op otherwise. */
+void zones_snapshot_release(struct zones_snapshot *s);
 
 /* An RRset ready to copy into a response: count records, each as a 16-bit network-order
  * RDLENGTH followed by RDATA with names uncompressed; len octets in all. */
