@@ -1,6 +1,7 @@
 /* test_gslb_pick.c - gslb/pick.c: every policy on snapshots built in the test, with health,
  * drain and RTT set by hand: distributions (chi-square), hash stability, topology and ECS
- * scopes, failover groups, fallbacks, and the guarantee of a non-empty answer. */
+ * scopes, failover groups, fallbacks, the guarantee of a non-empty answer, and GeoIP
+ * topology on a real .mmdb built by tests/system/helpers/make-mmdb.pl. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <ldns/ldns.h>
@@ -673,6 +675,216 @@ explain_names_the_failover_group_and_why(void **state)
 	free(tr);
 }
 
+/* ---- GeoIP (libmaxminddb) ------------------------------------------------------------------ */
+
+/* A real .mmdb made by tests/system/helpers/make-mmdb.pl (MaxMind::DB::Writer): 127.0.1.0/24
+ * and 2001:db8:1::/48 are DE, 127.0.2.0/24 US, 127.0.3.0/24 FR (no region below). The CIDR
+ * entry 127.0.2.128/25 overrides GeoIP for half of the US network: CIDR entries come first. */
+static const char geo_conf_fmt[] =
+	"gslb:\n"
+	"  pools:\n"
+	"    geo:\n"
+	"      members:\n"
+	"        - { name: eu1, address: 192.0.2.101, region: eu }\n"
+	"        - { name: us1, address: 192.0.2.102, region: us }\n"
+	"        - { name: ap1, address: 192.0.2.103, region: ap }\n"
+	"  topology:\n"
+	"    - { subnet: 127.0.2.128/25, region: ap }\n"
+	"  region-order: [ap]\n"
+	"  geoip: %s\n"
+	"  geoip-regions: { DE: eu, US: us }\n"
+	"  names:\n"
+	"    - { name: geo.example., pool: geo, policy: topology }\n";
+
+struct geo_fx {
+	char dir[64], mmdb[96];
+	struct gslb_conf *c;
+	struct gslb_state *st;
+};
+
+static int
+geo_setup(void **state)
+{
+	struct geo_fx *g = calloc(1, sizeof(*g));
+	assert_non_null(g);
+	*state = g;
+	return 0;
+}
+
+static int
+geo_teardown(void **state)
+{
+	struct geo_fx *g = *state;
+	gslb__state_free(g->st);
+	gslb_conf_free(g->c);
+	if (g->mmdb[0])
+		unlink(g->mmdb);
+	if (g->dir[0])
+		rmdir(g->dir);
+	free(g);
+	return 0;
+}
+
+/* Builds the database and loads the configuration; false (the caller skips) when this build
+ * has no libmaxminddb or perl lacks MaxMind::DB::Writer. */
+static bool
+geo_load(struct geo_fx *g)
+{
+#ifndef HAVE_MAXMINDDB
+	print_message("skipped: built without libmaxminddb\n");
+	return false;
+#else
+	char cmd[512], conf[2048];
+	/* automake's test driver exports srcdir; run by hand from the build dir, ".." works. */
+	const char *srcdir = getenv("srcdir") ? getenv("srcdir") : "..";
+	if (system("perl -MMaxMind::DB::Writer::Tree -e 1 2>/dev/null") != 0) {
+		print_message("skipped: perl module MaxMind::DB::Writer::Tree missing "
+		              "(apt-get install libmaxmind-db-writer-perl)\n");
+		return false;
+	}
+	snprintf(g->dir, sizeof(g->dir), "/tmp/sp-geoip-XXXXXX");
+	assert_non_null(mkdtemp(g->dir));
+	snprintf(g->mmdb, sizeof(g->mmdb), "%s/geo.mmdb", g->dir);
+	snprintf(cmd, sizeof(cmd), "perl %s/tests/system/helpers/make-mmdb.pl %s", srcdir, g->mmdb);
+	assert_int_equal(system(cmd), 0);
+	snprintf(conf, sizeof(conf), geo_conf_fmt, g->mmdb);
+	assert_int_equal(gslb_conf_load("geo.yaml", conf, &g->c), 0);
+	assert_non_null(g->c->geoip);
+	struct gslb_mstate m[3];
+	for (unsigned i = 0; i < 3; i++)
+		m[i] = (struct gslb_mstate){ .up = true, .weight = g->c->members[i].weight,
+		                             .rtt_us = -1 };
+	g->st = gslb__state_new(g->c, m);
+	assert_non_null(g->st);
+	return true;
+#endif
+}
+
+static int
+geo_member(struct geo_fx *g, const char *name)
+{
+	for (unsigned i = 0; i < g->c->n_members; i++) {
+		if (strcmp(g->c->members[i].name, name) == 0)
+			return (int)i;
+	}
+	fail_msg("no member %s", name);
+	return -1;
+}
+
+/* Picks geo.example. A for cl with a trace; returns the answered member's name. */
+static const char *
+geo_pick(struct geo_fx *g, const struct gslb_client *cl, struct gslb_answer *a,
+         struct gslb_trace *tr)
+{
+	assert_int_equal(gslb_explain(g->st, N("\3geo\7example"), A, cl, a, tr), 0);
+	assert_int_equal(a->count, 1);
+	return g->c->members[a->member[0]].name;
+}
+
+static void
+geoip_maps_source_addresses_to_regions_with_the_network_prefix(void **state)
+{
+	struct geo_fx *g = *state;
+	if (!geo_load(g)) {
+		skip();
+		return;
+	}
+	struct gslb_trace *tr = calloc(1, sizeof(*tr));
+	struct gslb_answer a;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+
+	struct gslb_client cl = v4_client(&sin, "127.0.1.77");
+	assert_string_equal(geo_pick(g, &cl, &a, tr), "eu1");
+	assert_int_equal(tr->region_source, GSLB_REGION_GEOIP);
+	assert_string_equal(tr->region_country, "DE");
+	assert_string_equal(tr->region, "eu");
+	/* The IPv4 network's own length, not its length in the IPv6 tree (/120). */
+	assert_int_equal(tr->region_prefix, 24);
+	assert_int_equal(a.scope, 0);                   /* no ECS, no scope */
+
+	cl = v4_client(&sin, "127.0.2.5");
+	assert_string_equal(geo_pick(g, &cl, &a, tr), "us1");
+	assert_string_equal(tr->region_country, "US");
+	assert_int_equal(tr->region_prefix, 24);
+
+	/* The CIDR entry 127.0.2.128/25 is tried before GeoIP. */
+	cl = v4_client(&sin, "127.0.2.200");
+	assert_string_equal(geo_pick(g, &cl, &a, tr), "ap1");
+	assert_int_equal(tr->region_source, GSLB_REGION_CIDR);
+	assert_int_equal(tr->region_prefix, 25);
+
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:1:ff::9", &sin6.sin6_addr), 1);
+	cl = (struct gslb_client){ .addr = (struct sockaddr *)&sin6 };
+	assert_string_equal(geo_pick(g, &cl, &a, tr), "eu1");
+	assert_string_equal(tr->region_country, "DE");
+	assert_int_equal(tr->region_prefix, 48);
+	free(tr);
+}
+
+static void
+geoip_outside_the_database_or_without_a_region_follows_the_region_order(void **state)
+{
+	struct geo_fx *g = *state;
+	if (!geo_load(g)) {
+		skip();
+		return;
+	}
+	struct gslb_trace *tr = calloc(1, sizeof(*tr));
+	struct gslb_answer a;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	/* FR is in the database but geoip-regions does not name it; 127.0.9.1, 2001:db8:2::1
+	 * and 10.1.1.1 are in no network. All go to the global region-order: ap. */
+	const char *v4[] = { "127.0.3.9", "127.0.9.1", "10.1.1.1", "127.0.0.1" };
+	for (unsigned i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+		struct gslb_client cl = v4_client(&sin, v4[i]);
+		for (int k = 0; k < 20; k++)
+			assert_string_equal(geo_pick(g, &cl, &a, tr), "ap1");
+		assert_null(tr->region);
+		assert_int_equal(tr->region_source, GSLB_REGION_NONE);
+		assert_int_equal(tr->region_step, 1);
+	}
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:2::1", &sin6.sin6_addr), 1);
+	struct gslb_client cl = { .addr = (struct sockaddr *)&sin6 };
+	assert_string_equal(geo_pick(g, &cl, &a, tr), "ap1");
+	assert_null(tr->region);
+	free(tr);
+}
+
+static void
+geoip_by_ecs_answers_with_the_database_prefix_as_scope(void **state)
+{
+	struct geo_fx *g = *state;
+	if (!geo_load(g)) {
+		skip();
+		return;
+	}
+	struct gslb_answer a;
+	struct gslb_client cl = ecs_client("127.0.1.0", 24);
+	assert_int_equal(gslb_pick(g->st, N("\3geo\7example"), A, &cl, &a), 0);
+	assert_int_equal(a.member[0], geo_member(g, "eu1"));
+	assert_int_equal(a.scope, 24);
+	/* A /32 source inside a /24 network: the scope is the network, 24 (RFC 7871 7.2.1). */
+	cl = ecs_client("127.0.2.9", 32);
+	assert_int_equal(gslb_pick(g->st, N("\3geo\7example"), A, &cl, &a), 0);
+	assert_int_equal(a.member[0], geo_member(g, "us1"));
+	assert_int_equal(a.scope, 24);
+	cl = ecs_client("2001:db8:1:4400::", 56);
+	assert_int_equal(gslb_pick(g->st, N("\3geo\7example"), A, &cl, &a), 0);
+	assert_int_equal(a.member[0], geo_member(g, "eu1"));
+	assert_int_equal(a.scope, 48);
+	/* A country without a region, and no network at all: scope is the source prefix. */
+	cl = ecs_client("127.0.3.0", 24);
+	assert_int_equal(gslb_pick(g->st, N("\3geo\7example"), A, &cl, &a), 0);
+	assert_int_equal(a.member[0], geo_member(g, "ap1"));
+	assert_int_equal(a.scope, 24);
+	cl = ecs_client("198.51.0.0", 16);
+	assert_int_equal(gslb_pick(g->st, N("\3geo\7example"), A, &cl, &a), 0);
+	assert_int_equal(a.member[0], geo_member(g, "ap1"));
+	assert_int_equal(a.scope, 16);
+}
+
 int
 main(void)
 {
@@ -698,6 +910,10 @@ main(void)
 		T(names_are_found_in_any_case_and_others_are_not),
 		T(no_mix_of_health_ever_gives_an_empty_answer),
 		T(explain_agrees_with_pick_for_every_policy),
+#define G(fn) cmocka_unit_test_setup_teardown(fn, geo_setup, geo_teardown)
+		G(geoip_maps_source_addresses_to_regions_with_the_network_prefix),
+		G(geoip_outside_the_database_or_without_a_region_follows_the_region_order),
+		G(geoip_by_ecs_answers_with_the_database_prefix_as_scope),
 		T(explain_names_the_failover_group_and_why),
 	};
 	log_init("test_gslb_pick", LOG_LVL_WARN, false);
