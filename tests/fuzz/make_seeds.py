@@ -7,6 +7,9 @@ tests/fuzz/corpus/<target>/ from real messages and real files:
                  and hand-made malformed ones (two OPTs, forward pointers, QDCOUNT 0/2, ...)
   fuzz_wire      two knob octets + those queries and dnspython responses (compressed)
   fuzz_zonefile  tests/system/zones/{good,broken}/*.zone and the other test zones
+  fuzz_resolver  a knob octet + upstream replies built with dnspython: referrals with and
+                 without glue, answers, CNAME chains, NXDOMAIN/NODATA with SOA, truncated,
+                 REFUSED/FORMERR, DNSSEC-signed (RRSIG/NSEC/DS/DNSKEY), a DNAME
   fuzz_gslb_conf the YAML examples of docs/gslb.md and the configurations in
                  tests/unit/test_gslb_conf.c
 
@@ -23,6 +26,7 @@ import sys
 import dns.message
 import dns.name
 import dns.edns
+import dns.flags
 import dns.opcode
 import dns.rcode
 import dns.rdataclass
@@ -165,8 +169,96 @@ def responses():
     return out
 
 
+def upstream_replies():
+    """(tag, reply) pairs: what upstream servers answer a resolver (ID 0x1234, the one
+    fuzz_resolver's transport gives, so unpatched seeds match too)."""
+    out = []
+
+    def reply(qname, qtype, an=(), ns=(), ar=(), rcode=0, aa=True, flags=0):
+        q = query(qname, qtype, qid=0x1234)
+        r = dns.message.make_response(q)
+        r.flags |= flags
+        if not aa:
+            r.flags &= ~dns.flags.AA
+        else:
+            r.flags |= dns.flags.AA
+        r.set_rcode(rcode)
+        for sec, lines in ((r.answer, an), (r.authority, ns), (r.additional, ar)):
+            for line in lines:
+                name, ttl, rdclass, rdtype, *rd = line.split()
+                sec.append(dns.rrset.from_text(name, int(ttl), rdclass, rdtype, " ".join(rd)))
+        return r.to_wire()
+
+    soa = "example.com. 3600 IN SOA ns1.example.com. h.example.com. 1 3600 600 86400 60"
+    sig = ("RRSIG {t} 8 2 3600 20300101000000 20200101000000 12345 example.com. "
+           "dGhpcyBpcyBub3QgYSByZWFsIHNpZ25hdHVyZSBidXQgaXQgaXMgYmFzZTY0IGVuY29kZWQ=")
+    out.append(("root-ns", reply(".", "NS", an=[". 518400 IN NS a.root."],
+                                 ar=["a.root. 518400 IN A 127.0.0.1"])))
+    out.append(("ref-com", reply("com.", "NS", aa=False, ns=["com. 172800 IN NS ns1.com."],
+                                 ar=["ns1.com. 172800 IN A 127.0.0.2",
+                                     "ns1.com. 172800 IN AAAA ::2"])))
+    out.append(("ref-example", reply("example.com.", "A", aa=False,
+                                     ns=["example.com. 86400 IN NS ns1.example.com.",
+                                         "example.com. 86400 IN NS ns.other.net."],
+                                     ar=["ns1.example.com. 86400 IN A 127.0.0.3"])))
+    out.append(("ref-glueless", reply("www.example.com.", "A", aa=False,
+                                      ns=["example.com. 86400 IN NS ns.other.net."])))
+    out.append(("ref-ds", reply("www.example.com.", "A", aa=False,
+                                ns=["example.com. 86400 IN NS ns1.example.com.",
+                                    "example.com. 86400 IN DS 12345 8 2 " + "ab" * 32,
+                                    "example.com. 86400 IN " + sig.format(t="DS")],
+                                ar=["ns1.example.com. 86400 IN A 127.0.0.3"])))
+    out.append(("answer-a", reply("www.example.com.", "A", an=["www.example.com. 300 IN A 192.0.2.1"],
+                                  ns=["example.com. 300 IN NS ns1.example.com."])))
+    out.append(("answer-aaaa", reply("www.example.com.", "AAAA",
+                                     an=["www.example.com. 300 IN AAAA 2001:db8::1"])))
+    out.append(("answer-mx", reply("example.com.", "MX", an=["example.com. 300 IN MX 10 mail.example.com."],
+                                   ar=["mail.example.com. 300 IN A 192.0.2.2"])))
+    out.append(("cname", reply("www.example.com.", "A",
+                               an=["www.example.com. 300 IN CNAME a.example.com.",
+                                   "a.example.com. 300 IN CNAME b.example.net.",
+                                   "b.example.net. 300 IN A 192.0.2.3"])))
+    out.append(("cname-out", reply("www.example.com.", "A",
+                                   an=["www.example.com. 300 IN CNAME www.example.org."])))
+    out.append(("cname-loop", reply("www.example.com.", "A",
+                                    an=["www.example.com. 300 IN CNAME www.example.com."])))
+    out.append(("dname", reply("www.example.com.", "A",
+                               an=["example.com. 300 IN DNAME example.net.",
+                                   "www.example.com. 300 IN CNAME www.example.net.",
+                                   "www.example.net. 300 IN A 192.0.2.4"])))
+    out.append(("nxdomain", reply("www.example.com.", "A", rcode=dns.rcode.NXDOMAIN, ns=[soa])))
+    out.append(("nodata", reply("www.example.com.", "AAAA", ns=[soa])))
+    out.append(("nxdomain-nsec", reply("www.example.com.", "A", rcode=dns.rcode.NXDOMAIN,
+                                       ns=[soa, "example.com. 3600 IN " + sig.format(t="SOA"),
+                                           "example.com. 3600 IN NSEC z.example.com. NS SOA RRSIG NSEC DNSKEY",
+                                           "example.com. 3600 IN " + sig.format(t="NSEC")])))
+    out.append(("signed-a", reply("www.example.com.", "A",
+                                  an=["www.example.com. 300 IN A 192.0.2.1",
+                                      "www.example.com. 300 IN " + sig.format(t="A")])))
+    out.append(("dnskey", reply("example.com.", "DNSKEY",
+                                an=["example.com. 3600 IN DNSKEY 257 3 8 AwEAAcZ0bW9yZSBieXRlcyB0aGF0IGxvb2sgbGlrZSBhIGtleSBidXQgYXJlIG5vdA==",
+                                    "example.com. 3600 IN " + sig.format(t="DNSKEY")])))
+    out.append(("tc", reply("www.example.com.", "A", flags=dns.flags.TC)))
+    out.append(("refused", reply("www.example.com.", "A", rcode=dns.rcode.REFUSED, aa=False)))
+    out.append(("formerr", reply("www.example.com.", "A", rcode=dns.rcode.FORMERR, aa=False)))
+    out.append(("servfail", reply("www.example.com.", "A", rcode=dns.rcode.SERVFAIL, aa=False)))
+    edns = dns.message.make_response(query("www.example.com.", "A", qid=0x1234, use_edns=0, payload=1232))
+    edns.answer.append(dns.rrset.from_text("www.example.com.", 300, "IN", "A", "192.0.2.1"))
+    out.append(("edns", edns.to_wire()))
+    return out
+
+
 def main():
-    for t in ("fuzz_query", "fuzz_wire", "fuzz_zonefile", "fuzz_gslb_conf"):
+    clean("fuzz_resolver")
+    # Knobs: patched (bit 0) to the first / every question (bit 1), A or the knob's
+    # other QTYPEs (bits 2-4), DO (bit 5); and a few raw ones.
+    for tag, wire in upstream_replies():
+        for knob in (0x01, 0x03, 0x21, 0x00):
+            save("fuzz_resolver", bytes([knob]) + wire, f"{tag}-k{knob:02x}")
+    for tag, wire in upstream_replies()[5:9]:
+        save("fuzz_resolver", bytes([0x05]) + wire, f"{tag}-k05")
+        save("fuzz_resolver", bytes([0x97]) + wire, f"{tag}-k97")
+    for t in ("fuzz_query", "fuzz_wire", "fuzz_zonefile", "fuzz_gslb_conf", "fuzz_resolver"):
         clean(t)
     qs = queries()
     for tag, wire in qs:
@@ -222,7 +314,16 @@ def main():
     yamls.append("other: 1\n")
     for i, y in enumerate(yamls):
         save("fuzz_gslb_conf", y, f"y{i}")
-    for t in ("fuzz_query", "fuzz_wire", "fuzz_zonefile", "fuzz_gslb_conf"):
+    clean("fuzz_resolver")
+    # Knobs: patched (bit 0) to the first / every question (bit 1), A or the knob's
+    # other QTYPEs (bits 2-4), DO (bit 5); and a few raw ones.
+    for tag, wire in upstream_replies():
+        for knob in (0x01, 0x03, 0x21, 0x00):
+            save("fuzz_resolver", bytes([knob]) + wire, f"{tag}-k{knob:02x}")
+    for tag, wire in upstream_replies()[5:9]:
+        save("fuzz_resolver", bytes([0x05]) + wire, f"{tag}-k05")
+        save("fuzz_resolver", bytes([0x97]) + wire, f"{tag}-k97")
+    for t in ("fuzz_query", "fuzz_wire", "fuzz_zonefile", "fuzz_gslb_conf", "fuzz_resolver"):
         n = len(glob.glob(os.path.join(CORPUS, t, "*")))
         print(f"{t}: {n} files", file=sys.stderr)
 
