@@ -510,3 +510,68 @@ def test_reload_applies_a_new_pool_and_a_broken_one_keeps_the_running(daemons):
     d.signal(signal.SIGHUP)
     g.wait_until(lambda: "running GSLB configuration stays" in d.log(), 5)
     assert g.addresses(g.query(d.port, "app.example.test.")) == ["127.0.0.55"]
+
+
+# ---- GeoIP topology on a real .mmdb -----------------------------------------------------------
+
+MAKE_MMDB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers", "make-mmdb.pl")
+
+
+def _make_mmdb(tmp_path):
+    """A GeoIP2-Country-shaped database from helpers/make-mmdb.pl: 127.0.1.0/24 and
+    2001:db8:1::/48 DE, 127.0.2.0/24 US, 127.0.3.0/24 FR. Skips without the Perl writer."""
+    if subprocess.run(["perl", "-MMaxMind::DB::Writer::Tree", "-e", "1"],
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        pytest.skip("perl MaxMind::DB::Writer::Tree missing: apt-get install "
+                    "libmaxmind-db-writer-perl (tools/install-deps)")
+    path = os.path.join(str(tmp_path), "geo.mmdb")
+    subprocess.run(["perl", MAKE_MMDB, path], check=True, timeout=60)
+    return path
+
+
+def test_geoip_topology_by_source_address_and_ecs_echoes_the_network_scope(daemons, tmp_path):
+    mmdb = _make_mmdb(tmp_path)
+    d = daemons("gslb:\n  pools:\n    cdn:\n      members:\n"
+                "        - { name: eu1, address: 127.0.0.11, region: eu }\n"
+                "        - { name: us1, address: 127.0.0.12, region: us }\n"
+                "        - { name: ap1, address: 127.0.0.13, region: ap }\n"
+                "  region-order: [ap]\n"
+                "  geoip: %s\n"
+                "  geoip-regions: { DE: eu, US: us }\n"
+                "  names:\n    - { name: app.example.test., pool: cdn, policy: topology }\n"
+                % mmdb)
+    name = "app.example.test."
+    # The query's source address decides without ECS: DE -> eu, US -> us.
+    for i in (1, 77, 254):
+        r = g.query(d.port, name, source="127.0.1.%d" % i)
+        assert g.addresses(r) == ["127.0.0.11"] and g.answer_ecs(r) is None
+        assert g.addresses(g.query(d.port, name, source="127.0.2.%d" % i)) == ["127.0.0.12"]
+    # FR has no region, 127.0.0.2 no network: the global region-order (ap).
+    assert g.addresses(g.query(d.port, name, source="127.0.3.9")) == ["127.0.0.13"]
+    assert g.addresses(g.query(d.port, name, source="127.0.0.2")) == ["127.0.0.13"]
+    # ECS decides over the source address; the scope is the database network's prefix
+    # (RFC 7871 7.2.1), for IPv4 counted in IPv4 bits (24, not the tree's 120).
+    r = g.query(d.port, name, source="127.0.2.5", ecs="127.0.1.0/24")
+    assert g.addresses(r) == ["127.0.0.11"] and g.answer_ecs(r) == ("127.0.1.0", 24, 24)
+    r = g.query(d.port, name, source="127.0.1.5", ecs="127.0.2.9/32")
+    assert g.addresses(r) == ["127.0.0.12"] and g.answer_ecs(r) == ("127.0.2.9", 32, 24)
+    r = g.query(d.port, name, ecs="2001:db8:1:4400::/56")
+    assert g.addresses(r) == ["127.0.0.11"] and g.answer_ecs(r) == ("2001:db8:1:4400::", 56, 48)
+    # No region for the subnet: the whole source prefix is the scope.
+    r = g.query(d.port, name, source="127.0.1.5", ecs="127.0.3.0/24")
+    assert g.addresses(r) == ["127.0.0.13"] and g.answer_ecs(r) == ("127.0.3.0", 24, 24)
+    r = g.query(d.port, name, source="127.0.1.5", ecs="198.51.0.0/16")
+    assert g.addresses(r) == ["127.0.0.13"] and g.answer_ecs(r) == ("198.51.0.0", 16, 16)
+
+
+def test_geoip_file_that_is_not_a_database_is_a_config_error(tmp_path):
+    bad = os.path.join(str(tmp_path), "bad.mmdb")
+    with open(bad, "w") as f:
+        f.write("not a maxmind database\n")
+    rc, out = g.run_check_config(os.path.join(str(tmp_path), "w"),
+                                 "gslb:\n  pools:\n    cdn:\n      members:\n"
+                                 "        - { name: eu1, address: 127.0.0.11, region: eu }\n"
+                                 "  geoip: %s\n  geoip-regions: { DE: eu }\n"
+                                 "  names:\n    - { name: app.example.test., pool: cdn,"
+                                 " policy: topology }\n" % bad)
+    assert rc != 0 and "gslb.geoip" in out and bad in out
