@@ -4,6 +4,7 @@
  * Every error names file:line and the key path; a configuration with errors is refused
  * whole, so a reload never half-applies. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -670,15 +671,17 @@ country_pair(struct pctx *p, const char *key, yaml_node_t *k, yaml_node_t *v, co
              void *obj)
 {
 	struct gslb_conf *c = p->c;
-	if (strlen(key) != 2) {
+	if (strlen(key) != 2 || !isalpha((unsigned char)key[0]) || !isalpha((unsigned char)key[1])) {
 		yconf_error(&p->y, k, path, "must be a two-letter ISO 3166 country code");
 		return;
 	}
 	int r = region_intern(p, v, path);
 	if (r < 0)
 		return;
-	c->countries[c->n_countries].cc[0] = key[0];
-	c->countries[c->n_countries].cc[1] = key[1];
+	/* GeoIP2 databases spell country.iso_code in upper case and pick.c compares bytes:
+	 * a lower-case "de" would otherwise be accepted and silently never match. */
+	c->countries[c->n_countries].cc[0] = (char)toupper((unsigned char)key[0]);
+	c->countries[c->n_countries].cc[1] = (char)toupper((unsigned char)key[1]);
 	c->countries[c->n_countries].cc[2] = '\0';
 	c->countries[c->n_countries++].region = r;
 }

@@ -384,6 +384,42 @@ mangled_configurations_fail_cleanly(void **state)
 	assert_true(bad > 1000);
 }
 
+/* geoip-regions keys are ISO codes: lower case is the same country (GeoIP2 databases spell
+ * them in upper case, which pick.c compares byte for byte); anything else is an error. */
+static void
+geoip_region_country_codes_are_upper_cased_and_checked(void **state)
+{
+	static const char text[] =
+		"gslb:\n"
+		"  pools:\n"
+		"    p:\n"
+		"      members:\n"
+		"        - { name: eu1, address: 192.0.2.1, region: eu }\n"
+		"  topology:\n"
+		"    - { subnet: 10.0.0.0/8, region: eu }\n"
+		"  geoip-regions: { de: eu, Us: us, FR: eu }\n"
+		"  names:\n"
+		"    - { name: g.example., pool: p, policy: topology }\n";
+	struct gslb_conf *c;
+	char log[4096];
+
+	assert_int_equal(parse_capture(text, &c, log, sizeof(log)), 0);
+	assert_int_equal(c->n_countries, 3);
+	assert_string_equal(c->countries[0].cc, "DE");
+	assert_string_equal(c->countries[1].cc, "US");
+	assert_string_equal(c->countries[2].cc, "FR");
+	gslb_conf_free(c);
+
+	char bad[sizeof(text)];
+	memcpy(bad, text, sizeof(text));
+	memcpy(strstr(bad, "FR:"), "F1:", 3);
+	c = (void *)1;
+	assert_int_equal(parse_capture(bad, &c, log, sizeof(log)), SP_ECONFIG);
+	if (strstr(log, "gslb.geoip-regions.F1: must be a two-letter ISO 3166 country code") == NULL)
+		fail_msg("got:\n%s", log);
+	assert_null(c);
+}
+
 int
 main(void)
 {
@@ -395,6 +431,7 @@ main(void)
 		cmocka_unit_test(malformed_values_are_rejected),
 		cmocka_unit_test(unknown_keys_and_missing_parts_are_errors),
 		cmocka_unit_test(a_tcp_check_needs_a_port),
+		cmocka_unit_test(geoip_region_country_codes_are_upper_cased_and_checked),
 		cmocka_unit_test(yaml_syntax_errors_and_a_missing_section_are_reported),
 		cmocka_unit_test(mangled_configurations_fail_cleanly),
 		cmocka_unit_test(a_pool_key_that_is_not_a_scalar_is_an_error_not_a_crash),
