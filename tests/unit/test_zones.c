@@ -21,6 +21,7 @@
 #include "lib/errors.h"
 #include "lib/log.h"
 #include "zones/zones.h"
+#include "zones/internal.h"  /* the snapshot's caches, for the parked-snapshot tests */
 
 #define N(s) ((const uint8_t *)(s))
 
@@ -1278,6 +1279,477 @@ plain_address_records_and_ldns_parsed_ones_share_owner_and_ttl_rules(void **stat
 	assert_int_equal(r.rrset.ttl, 5);
 }
 
+/* ---- parked snapshots (zones_snapshot_park()/_release()) and the lookup caches -------- */
+/* A worker keeps its read transaction open between batches, and zones/lookup.c keeps the
+ * last zone, apex and closest encloser for the transaction. These tests fail if a parked
+ * snapshot resumed a version that is no longer the newest, if a renewal kept a cache
+ * from the old transaction, or if a cache answered for another zone. */
+
+/* Asserts that name/type looks up to kind and, when a is not NULL, that the first
+ * record is the IPv4 address a (four octets). */
+static void
+expect_lookup(struct fixture *f, const char *name, uint16_t type, int kind, const char *a,
+              struct zones_result *r)
+{
+	int got = lookup(f, name, type, r);
+	if (got != kind)
+		fail_msg("%s type %u: kind %d, expected %d", name, type, got, kind);
+	if (a != NULL) {
+		uint16_t len;
+		const uint8_t *p = first_rdata(&r->rrset, &len);
+		assert_int_equal(r->rrset.type, LDNS_RR_TYPE_A);
+		assert_int_equal(len, 4);
+		assert_memory_equal(p, a, 4);
+	}
+}
+
+/* Runs fn(f, arg) in a child process with its own environment on the same database,
+ * like the signpost-zone tool or the daemon's reload, and asserts it returned 0. */
+static void
+in_child(struct fixture *f, int (*fn)(struct zones_db *, const char *, const char *),
+         const char *origin, const char *path)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct zones_db *db;
+		if (zones_db_open(f->dbdir, 0, 64u << 20, &db) != 0)
+			_exit(2);
+		int rc = fn(db, origin, path);
+		zones_db_close(db);
+		_exit(rc == 0 ? 0 : 3);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static int
+child_compile(struct zones_db *db, const char *origin, const char *path)
+{
+	return zones_compile_file(db, origin, path, NULL, NULL);
+}
+
+static int
+child_delete(struct zones_db *db, const char *origin, const char *path)
+{
+	(void)path;
+	return zones_delete(db, origin);
+}
+
+/* Compiles text as zone origin, in this process or in a child one. */
+static void
+replace_zone(struct fixture *f, const char *origin, const char *text, bool other_process)
+{
+	char path[256];
+	write_file(f, "replace.zone", text);
+	snprintf(path, sizeof(path), "%s/replace.zone", f->dir);
+	if (other_process) {
+		in_child(f, child_compile, origin, path);
+		return;
+	}
+	reset_report(f);
+	assert_int_equal(zones_compile_file(f->db, origin, path, NULL, &f->rep), 0);
+}
+
+struct readers {
+	long pid;
+	int live;               /* this process's slots holding a version */
+	long long txnid;        /* the version the last of them holds */
+};
+
+static int
+reader_line(const char *msg, void *ctx)
+{
+	struct readers *r = ctx;
+	long pid;
+	size_t tid;
+	char txn[32];
+	if (sscanf(msg, "%ld %zx %31s", &pid, &tid, txn) == 3 && pid == r->pid &&
+	    strcmp(txn, "-") != 0) {
+		r->live++;
+		r->txnid = atoll(txn);
+	}
+	return 0;
+}
+
+/* The LMDB reader table as another process sees it: how many of this process's reader
+ * slots pin a version (a reset transaction shows "-"), and which version. Read by a
+ * child because an environment must not be opened twice in one process. */
+static struct readers
+pinned(struct fixture *f)
+{
+	struct readers r = {.pid = (long)getpid()};
+	int fd[2];
+	assert_int_equal(pipe(fd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		MDB_env *env;
+		close(fd[0]);
+		if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 8) != 0 ||
+		    mdb_env_set_mapsize(env, 64u << 20) != 0 ||
+		    mdb_env_open(env, f->dbdir, MDB_RDONLY | MDB_NOTLS, 0) != 0 ||
+		    mdb_reader_list(env, reader_line, &r) < 0)
+			_exit(2);
+		_exit(write(fd[1], &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 3);
+	}
+	close(fd[1]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(read(fd[0], &r, sizeof(r)), (ssize_t)sizeof(r));
+	close(fd[0]);
+	return r;
+}
+
+static const char example_v2[] =
+	"$ORIGIN example.\n"
+	"$TTL 600\n"
+	"@       SOA ns1 hostmaster 2024010102 7200 3600 1209600 300\n"
+	"@       NS ns1\n"
+	"ns1     A 192.0.2.1\n"
+	"www     A 192.0.2.77\n"
+	"*.b.ent A 192.0.2.78\n"
+	"wild    TXT \"a leaf now\"\n";
+
+/* Looks up names that fill every cache of example_zone: the zone, its apex (closest
+ * encloser of nope.), a closest encloser below it (the ENT b.ent., then wild.). */
+static void
+prime_v1(struct fixture *f)
+{
+	struct zones_result r;
+	expect_lookup(f, "www.example.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x0a", &r);
+	expect_lookup(f, "nope.example.", LDNS_RR_TYPE_A, ZONES_NXDOMAIN, NULL, &r);
+	assert_int_equal(r.node_labels, 1);
+	assert_true(zones_node_rrset(&r.node, LDNS_RR_TYPE_NS, 0, &r.rrset));
+	assert_int_equal(r.rrset.count, 2);
+	expect_lookup(f, "q.b.ent.example.", LDNS_RR_TYPE_A, ZONES_NXDOMAIN, NULL, &r);
+	assert_int_equal(r.node_labels, 3);
+	assert_true(r.node.flags & ZONES_NODE_ENT);
+	expect_lookup(f, "zzz.wild.example.", LDNS_RR_TYPE_TXT, ZONES_FOUND, NULL, &r);
+	assert_true(r.wildcard);
+	assert_int_equal(r.soa.ttl, 3600);
+}
+
+/* The same names answered from example_v2 (zone id id): every one differs. */
+static void
+expect_v2(struct fixture *f, uint32_t id)
+{
+	struct zones_result r;
+	expect_lookup(f, "www.example.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x4d", &r);
+	assert_int_equal(r.zone.id, id);
+	assert_int_equal(r.zone.serial, 2024010102u);
+	assert_int_equal(r.rrset.ttl, 600);
+	expect_lookup(f, "nope.example.", LDNS_RR_TYPE_A, ZONES_NXDOMAIN, NULL, &r);
+	assert_int_equal(r.node_labels, 1);
+	assert_true(zones_node_rrset(&r.node, LDNS_RR_TYPE_NS, 0, &r.rrset));
+	assert_int_equal(r.rrset.count, 1);
+	assert_int_equal(r.soa.ttl, 600);
+	expect_lookup(f, "q.b.ent.example.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x4e", &r);
+	assert_true(r.wildcard);
+	expect_lookup(f, "zzz.wild.example.", LDNS_RR_TYPE_TXT, ZONES_NXDOMAIN, NULL, &r);
+	assert_int_equal(r.node_labels, 2);
+	assert_true(zones_node_rrset(&r.node, LDNS_RR_TYPE_TXT, 0, &r.rrset));
+	expect_lookup(f, "alias.example.", LDNS_RR_TYPE_A, ZONES_NXDOMAIN, NULL, &r);
+}
+
+static void
+parked_lookup_is_refused_not_answered_from_the_old_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	prime_v1(f);
+	zones_snapshot_park(f->snap);
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), SP_ESTORE);
+	/* Parking twice, or a snapshot that is not active, changes nothing. */
+	zones_snapshot_park(f->snap);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	prime_v1(f);
+	zones_snapshot_end(f->snap);
+	zones_snapshot_park(f->snap);
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), SP_ESTORE);
+	assert_int_equal(pinned(f).live, 0);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	prime_v1(f);
+}
+
+static void
+begin_after_park_without_a_commit_resumes_the_same_version(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	prime_v1(f);
+	struct readers before = pinned(f);
+	assert_int_equal(before.live, 1);
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	const uint8_t *rdata = r.rrset.rdata;
+	uint32_t id = r.zone.id;
+	zones_snapshot_park(f->snap);
+	/* A failed compile commits nothing: the parked version is still the newest. */
+	assert_int_equal(compile_text(f, "example.", "bad.zone", "$ORIGIN example.\n"
+	                              "@ 300 SOA ns1 h 9 2 3 4 5\n", NULL), SP_EZONE);
+	struct readers parked = pinned(f);
+	assert_int_equal(parked.live, 1);
+	assert_true(parked.txnid == before.txnid);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	/* Resumed, not renewed: the zone found in the last batch is still cached. */
+	assert_true(f->snap->zc_ok);
+	assert_true(pinned(f).txnid == before.txnid);
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_ptr_equal(r.rrset.rdata, rdata);
+	assert_int_equal(r.zone.id, id);
+	prime_v1(f);
+	/* Many batches in a row stay on it. */
+	for (int i = 0; i < 5; i++) {
+		zones_snapshot_park(f->snap);
+		assert_int_equal(zones_snapshot_begin(f->snap), 0);
+		prime_v1(f);
+	}
+	assert_true(pinned(f).txnid == before.txnid);
+}
+
+static void
+commit_while_parked_is_seen(void **state, bool other_process)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	struct zones_info info;
+	prime_v1(f);
+	long long t0 = pinned(f).txnid;
+	zones_snapshot_park(f->snap);
+	replace_zone(f, "example.", example_v2, other_process);
+	/* The parked transaction still pins the old version until the next batch... */
+	struct readers p = pinned(f);
+	assert_int_equal(p.live, 1);
+	assert_true(p.txnid == t0);
+	/* ...which renews it: new data, no cache of the old transaction used. */
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	assert_true(pinned(f).txnid > t0);
+	assert_int_equal(zones_info_get(f->db, "example.", &info), 0);
+	expect_v2(f, info.id);
+	/* Parked again with nothing committed: the new version is resumed. */
+	zones_snapshot_park(f->snap);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	expect_v2(f, info.id);
+	/* And back to the first text, compiled while parked once more. */
+	zones_snapshot_park(f->snap);
+	replace_zone(f, "example.", example_zone, other_process);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	prime_v1(f);
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), ZONES_FOUND);
+	assert_true(r.zone.id > info.id);
+}
+
+static void
+compile_in_this_process_while_parked_is_seen_at_the_next_begin(void **state)
+{
+	commit_while_parked_is_seen(state, false);
+}
+
+static void
+compile_by_another_process_while_parked_is_seen_at_the_next_begin(void **state)
+{
+	commit_while_parked_is_seen(state, true);
+}
+
+static void
+new_child_zone_compiled_by_another_process_while_parked_is_seen(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	char path[256];
+	/* The zone cache holds example. with the key after it: the new zone sorts between. */
+	expect_lookup(f, "www.sub.example.", LDNS_RR_TYPE_A, ZONES_DELEGATION, NULL, &r);
+	expect_lookup(f, "www.example.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x0a", &r);
+	zones_snapshot_park(f->snap);
+	write_file(f, "sub.zone", child_zone);
+	snprintf(path, sizeof(path), "%s/sub.zone", f->dir);
+	in_child(f, child_compile, "sub.example.", path);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	expect_lookup(f, "www.sub.example.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x29", &r);
+	assert_int_equal(r.zone.apex_labels, 2);
+	expect_lookup(f, "www.example.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x0a", &r);
+	expect_lookup(f, "www.sub.example.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x29", &r);
+}
+
+static void
+release_unpins_the_version_and_begin_sees_new_data(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_info info;
+	struct zones_result r;
+	prime_v1(f);
+	/* Release of an active snapshot is a no-op: the batch goes on. */
+	zones_snapshot_release(f->snap);
+	expect_lookup(f, "www.example.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x0a", &r);
+	long long t0 = pinned(f).txnid;
+	zones_snapshot_park(f->snap);
+	assert_int_equal(pinned(f).live, 1);
+	zones_snapshot_release(f->snap);
+	assert_int_equal(pinned(f).live, 0);
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), SP_ESTORE);
+	zones_snapshot_release(f->snap);        /* twice: still nothing */
+	replace_zone(f, "example.", example_v2, true);
+	assert_int_equal(pinned(f).live, 0);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	assert_true(pinned(f).txnid > t0);
+	assert_int_equal(zones_info_get(f->db, "example.", &info), 0);
+	expect_v2(f, info.id);
+	/* Release right after a commit in this process, too; and end releases a parked
+	 * snapshot. */
+	zones_snapshot_park(f->snap);
+	zones_snapshot_release(f->snap);
+	replace_zone(f, "example.", example_zone, false);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	prime_v1(f);
+	zones_snapshot_park(f->snap);
+	zones_snapshot_end(f->snap);
+	assert_int_equal(pinned(f).live, 0);
+	assert_int_equal(lookup(f, "www.example.", LDNS_RR_TYPE_A, &r), SP_ESTORE);
+}
+
+static void
+deleted_zone_is_not_ours_after_a_parked_begin(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	prime_v1(f);
+	zones_snapshot_park(f->snap);
+	assert_int_equal(zones_delete(f->db, "example."), 0);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	expect_lookup(f, "www.example.", LDNS_RR_TYPE_A, ZONES_NOT_OURS, NULL, &r);
+	expect_lookup(f, "nope.example.", LDNS_RR_TYPE_A, ZONES_NOT_OURS, NULL, &r);
+	expect_lookup(f, "example.", LDNS_RR_TYPE_SOA, ZONES_NOT_OURS, NULL, &r);
+	/* Compiled again and deleted by another process while parked. */
+	zones_snapshot_park(f->snap);
+	replace_zone(f, "example.", example_zone, true);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	prime_v1(f);
+	zones_snapshot_park(f->snap);
+	in_child(f, child_delete, "example.", NULL);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	expect_lookup(f, "www.example.", LDNS_RR_TYPE_A, ZONES_NOT_OURS, NULL, &r);
+	expect_lookup(f, "q.b.ent.example.", LDNS_RR_TYPE_A, ZONES_NOT_OURS, NULL, &r);
+}
+
+/* Two nested zones whose names are built so that every cache would give a wrong answer
+ * if it answered for the other zone: w. has a wildcard in a. but not in b.a., e. the
+ * other way round; the apexes differ in their NS sets. */
+static const char zone_a[] =
+	"$ORIGIN a.\n"
+	"$TTL 300\n"
+	"@    SOA ns1 h 1 2 3 4 5\n"
+	"@    NS ns1\n"
+	"@    NS ns2\n"
+	"ns1  A 192.0.2.1\n"
+	"ns2  A 192.0.2.2\n"
+	"b    NS ns.b\n"
+	"b    DS 12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE3D9C4D8E0E2C6F8B1E3C0A1B\n"
+	"ns.b A 192.0.2.3\n"
+	"*.w  A 192.0.2.4\n"
+	"x.e  A 192.0.2.5\n"
+	"c    A 192.0.2.6\n";
+
+static const char zone_b_a[] =
+	"$ORIGIN b.a.\n"
+	"$TTL 300\n"
+	"@    SOA ns h 7 2 3 4 5\n"
+	"@    NS ns\n"
+	"ns   A 192.0.2.3\n"
+	"x.w  A 192.0.2.40\n"
+	"*.e  A 192.0.2.50\n"
+	"c    A 192.0.2.60\n";
+
+static int
+setup_nested(void **state)
+{
+	setup_empty(state);
+	struct fixture *f = *state;
+	assert_int_equal(compile_text(f, "a.", "a.zone", zone_a, NULL), 0);
+	assert_int_equal(compile_text(f, "b.a.", "b.a.zone", zone_b_a, NULL), 0);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	return 0;
+}
+
+/* Alternates between the zones so that each lookup follows one that filled the caches
+ * with the other zone's zone, apex or closest encloser. */
+static void
+expect_nested(struct fixture *f)
+{
+	struct zones_result r;
+	for (int round = 0; round < 2; round++) {
+		expect_lookup(f, "q.w.a.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x04", &r);
+		assert_true(r.wildcard);
+		assert_int_equal(r.zone.serial, 1);
+		expect_lookup(f, "q.w.b.a.", LDNS_RR_TYPE_A, ZONES_NXDOMAIN, NULL, &r);
+		assert_int_equal(r.zone.serial, 7);
+		assert_int_equal(r.node_labels, 3);
+		assert_true(r.node.flags & ZONES_NODE_ENT);
+		expect_lookup(f, "r.w.a.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x04", &r);
+		expect_lookup(f, "q.e.b.a.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x32", &r);
+		assert_true(r.wildcard);
+		assert_int_equal(r.zone.serial, 7);
+		expect_lookup(f, "q.e.a.", LDNS_RR_TYPE_A, ZONES_NXDOMAIN, NULL, &r);
+		assert_int_equal(r.zone.serial, 1);
+		assert_int_equal(r.node_labels, 2);
+		expect_lookup(f, "r.e.b.a.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x32", &r);
+		/* Apexes: closest encloser of a missing name in each zone. */
+		expect_lookup(f, "nope.a.", LDNS_RR_TYPE_A, ZONES_NXDOMAIN, NULL, &r);
+		assert_int_equal(r.node_labels, 1);
+		assert_true(zones_node_rrset(&r.node, LDNS_RR_TYPE_NS, 0, &r.rrset));
+		assert_int_equal(r.rrset.count, 2);
+		expect_lookup(f, "nope.b.a.", LDNS_RR_TYPE_A, ZONES_NXDOMAIN, NULL, &r);
+		assert_int_equal(r.node_labels, 2);
+		assert_true(r.node.flags & ZONES_NODE_APEX);
+		assert_true(zones_node_rrset(&r.node, LDNS_RR_TYPE_NS, 0, &r.rrset));
+		assert_int_equal(r.rrset.count, 1);
+		expect_lookup(f, "nope.a.", LDNS_RR_TYPE_A, ZONES_NXDOMAIN, NULL, &r);
+		assert_int_equal(r.node_labels, 1);
+		/* Exact names on both sides of the child zone's keys. */
+		expect_lookup(f, "c.a.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x06", &r);
+		expect_lookup(f, "c.b.a.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x3c", &r);
+		expect_lookup(f, "ns1.a.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x01", &r);
+		/* DS at the child apex comes from the parent, and moves the zone cache there:
+		 * the next name below the cut must still go to the child. */
+		expect_lookup(f, "b.a.", LDNS_RR_TYPE_DS, ZONES_FOUND, NULL, &r);
+		assert_int_equal(r.zone.serial, 1);
+		expect_lookup(f, "c.b.a.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x3c", &r);
+		assert_int_equal(r.zone.serial, 7);
+		expect_lookup(f, "b.a.", LDNS_RR_TYPE_A, ZONES_NODATA, NULL, &r);
+		assert_int_equal(r.zone.serial, 7);
+	}
+}
+
+static void
+nested_zones_never_answer_from_each_others_caches(void **state)
+{
+	struct fixture *f = *state;
+	struct zones_result r;
+	expect_nested(f);
+	/* Across parked batches, resumed and renewed. */
+	zones_snapshot_park(f->snap);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	expect_nested(f);
+	zones_snapshot_park(f->snap);
+	replace_zone(f, "b.a.", zone_b_a, true);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	expect_nested(f);
+	/* The child deleted while parked: its names fall back to the parent's cut. */
+	expect_lookup(f, "q.e.b.a.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x32", &r);
+	zones_snapshot_park(f->snap);
+	assert_int_equal(zones_delete(f->db, "b.a."), 0);
+	assert_int_equal(zones_snapshot_begin(f->snap), 0);
+	expect_lookup(f, "q.e.b.a.", LDNS_RR_TYPE_A, ZONES_DELEGATION, NULL, &r);
+	assert_int_equal(r.zone.serial, 1);
+	assert_int_equal(r.node_labels, 2);
+	expect_lookup(f, "c.b.a.", LDNS_RR_TYPE_A, ZONES_DELEGATION, NULL, &r);
+	expect_lookup(f, "nope.b.a.", LDNS_RR_TYPE_A, ZONES_DELEGATION, NULL, &r);
+	expect_lookup(f, "q.w.a.", LDNS_RR_TYPE_A, ZONES_FOUND, "\xc0\x00\x02\x04", &r);
+}
+
 int
 main(void)
 {
@@ -1340,6 +1812,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(line_numbers_count_multi_line_records_and_comments, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(every_common_type_and_rfc3597_form_compiles, setup_empty, teardown),
 		cmocka_unit_test_setup_teardown(plain_address_records_and_ldns_parsed_ones_share_owner_and_ttl_rules, setup_empty, teardown),
+		cmocka_unit_test_setup_teardown(parked_lookup_is_refused_not_answered_from_the_old_batch, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(begin_after_park_without_a_commit_resumes_the_same_version, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(compile_in_this_process_while_parked_is_seen_at_the_next_begin, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(compile_by_another_process_while_parked_is_seen_at_the_next_begin, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(new_child_zone_compiled_by_another_process_while_parked_is_seen, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(release_unpins_the_version_and_begin_sees_new_data, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(deleted_zone_is_not_ours_after_a_parked_begin, setup_example, teardown),
+		cmocka_unit_test_setup_teardown(nested_zones_never_answer_from_each_others_caches, setup_nested, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
