@@ -50,6 +50,7 @@ struct cookie_conf {
 	bool require;               /* over UDP, only a valid server cookie gets an answer */
 	uint8_t secret[16];         /* SipHash-2-4 key, or the master key when rotating */
 	uint32_t rotate_s;          /* 0: secret is the key, as is (RFC 9018 anycast sets) */
+	bool secret_auto;           /* secret: auto (drawn at start, kept across reloads) */
 };
 
 #define COOKIE_DEFAULT_ROTATE_S 86400
@@ -167,5 +168,17 @@ int abuse_conf_parse_rrl(struct conf_ctx *cx, yaml_node_t *node, struct daemon_c
 int abuse_conf_parse_cookies(struct conf_ctx *cx, yaml_node_t *node, struct daemon_conf *c);
 /* Parses "ADDR/LEN" (or a bare address: the full length). Returns false when bad. */
 bool abuse_parse_prefix(const char *text, struct abuse_prefix *out);
+/* On reload, before the new configuration is published: where both the running (old)
+ * and the new cookies: sections say secret: auto, the new one takes over the running
+ * secret, so that the keys (current, previous, and the rotation schedule, all derived
+ * from it and the clock) and the server cookies clients hold stay valid. Returns true
+ * when it did. Main thread. */
+bool abuse_conf_keep_secret(const struct abuse_conf *old, struct abuse_conf *c);
+/* On reload, with the new answer conf built but not yet published: when the rrl:
+ * settings are the same, t (fresh) takes over the running table's seed and buckets, so a
+ * reload does not hand every limited client a full bucket again. Returns true when it
+ * did. Main thread, while workers still write to old: each slot is copied as it stands
+ * (answers accounted in the meantime are lost, which only errs towards answering). */
+bool abuse_rrl_keep(struct rrl_table *t, const struct rrl_table *old);
 
 #endif

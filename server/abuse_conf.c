@@ -5,6 +5,7 @@
  * config.c), abuse_publish() inside daemon_answer_conf_new() at start and on SIGHUP. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,13 +200,74 @@ abuse_conf_parse_cookies(struct conf_ctx *cx, yaml_node_t *node, struct daemon_c
 		return rc;
 	/* A configured secret is used as it is unless told to rotate, so that an anycast
 	 * set with other implementations (RFC 9018 6) shares it; an automatic one is
-	 * random per start (and per reload) and rotates daily. */
+	 * random per start and rotates daily. The one drawn here on a reload is replaced
+	 * by the running one (abuse_conf_keep_secret()). */
+	k->secret_auto = !given;
 	if (!rotate_set)
 		k->rotate_s = given ? 0 : COOKIE_DEFAULT_ROTATE_S;
 	if (!given && getrandom(k->secret, sizeof(k->secret), 0) != (ssize_t)sizeof(k->secret))
 		return conf_error(cx, node, "cookies.secret", "cannot read random octets: %s",
 		                  strerror(errno));
 	return 0;
+}
+
+bool
+abuse_conf_keep_secret(const struct abuse_conf *old, struct abuse_conf *c)
+{
+	/* Without this every reload invalidated every server cookie: with require: true
+	 * each client got one BADCOOKIE (RFC 7873 5.2.3) after each SIGHUP. A configured
+	 * secret is the operator's to change, so only auto carries over; a change of
+	 * rotate: keeps the master secret too (the derived keys follow the new period, as
+	 * a restart with the same secret would). Without a cookies: section the defaults
+	 * (enabled: false) still hold a secret_auto of false: nothing to keep. */
+	if (!old->cookies.secret_auto || !c->cookies.secret_auto)
+		return false;
+	memcpy(c->cookies.secret, old->cookies.secret, sizeof(c->cookies.secret));
+	return true;
+}
+
+static bool
+prefix_equal(const struct abuse_prefix *a, const struct abuse_prefix *b)
+{
+	return a->family == b->family && a->len == b->len &&
+	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
+/* Field by field: struct assignment (rrl_table_init()) need not copy padding. */
+static bool
+rrl_conf_equal(const struct rrl_conf *a, const struct rrl_conf *b)
+{
+	if (a->enabled != b->enabled || a->rate != b->rate || a->slip != b->slip ||
+	    a->ipv4_prefix != b->ipv4_prefix || a->ipv6_prefix != b->ipv6_prefix ||
+	    a->table_size != b->table_size || a->exempt_cookies != b->exempt_cookies ||
+	    a->nwhitelist != b->nwhitelist)
+		return false;
+	for (unsigned i = 0; i < a->nwhitelist; i++)
+		if (!prefix_equal(&a->whitelist[i], &b->whitelist[i]))
+			return false;
+	return true;
+}
+
+bool
+abuse_rrl_keep(struct rrl_table *t, const struct rrl_table *old)
+{
+	/* Another rate, prefix or size gives the buckets another meaning (or another
+	 * slot): those start afresh, as documented. */
+	if (t == NULL || old == NULL || !rrl_conf_equal(&t->conf, &old->conf))
+		return false;
+	/* The slots are found by a hash keyed with the seed: the old seed goes along. */
+	memcpy(t->seed, old->seed, sizeof(t->seed));
+	for (uint32_t i = 0; i <= t->mask; i++) {
+		atomic_store_explicit(&t->slots[i].state,
+		                      atomic_load_explicit(&old->slots[i].state,
+		                                           memory_order_relaxed),
+		                      memory_order_relaxed);
+		atomic_store_explicit(&t->slots[i].limited,
+		                      atomic_load_explicit(&old->slots[i].limited,
+		                                           memory_order_relaxed),
+		                      memory_order_relaxed);
+	}
+	return true;
 }
 
 /* ---- publication ------------------------------------------------------------------------------ */

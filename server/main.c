@@ -423,6 +423,10 @@ publish_answer_conf(struct daemon *d)
 	struct answer_conf *ac = daemon_answer_conf_new(d->conf);
 	if (ac == NULL)
 		return -ENOMEM;
+	/* Only this thread publishes, so the running conf stays alive until retired. */
+	struct answer_conf *cur = atomic_load(&d->sh.conf);
+	if (cur != NULL && abuse_rrl_keep(ac->rrl, cur->rrl))
+		log_debug("reload: rrl: settings unchanged, the rate-limit table stays");
 	while (d->nretired == RETIRE_MAX) {
 		/* Dozens of reloads within milliseconds: wait for the workers. */
 		uv_sleep(RETIRE_POLL_MS);
@@ -586,6 +590,8 @@ reload(struct daemon *d, const char *path)
 			         "now)");
 		/* Keep what only a restart can change. */
 		struct daemon_conf *old = d->conf;
+		if (abuse_conf_keep_secret(&old->abuse, &c->abuse))
+			log_debug("reload: cookies: the running secret (auto) stays");
 		struct conf_listen *l = c->listen;
 		size_t nl = c->nlisten;
 		c->listen = old->listen;

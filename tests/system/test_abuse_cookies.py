@@ -8,6 +8,7 @@ any cookie) over UDP while TCP is answered.
 Run: SIGNPOST_BUILD=/work/main/build /usr/bin/python3 -m pytest tests/system/test_abuse_cookies.py
 """
 
+import signal
 import struct
 import time
 
@@ -192,3 +193,52 @@ def test_without_cookies_configured_the_option_is_ignored(signpost):
     r = ask(s, CLIENT)
     assert answered(r)
     assert not [o for o in r.options if o.otype == COOKIE]
+
+
+# ---- reloads (docs/abuse.md "Secret and rotation") -------------------------------------------
+
+def reload(s):
+    """SIGHUP, and wait (bounded) until the daemon says the reload is done."""
+    before = s.log().count("reload complete") + s.log().count("reload failed")
+    s.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while s.log().count("reload complete") + s.log().count("reload failed") == before:
+        assert time.monotonic() < deadline and s.alive(), s.log()[-2000:]
+        time.sleep(0.05)
+    assert "reload failed" not in s.log(), s.log()[-2000:]
+
+
+def test_an_auto_secret_survives_a_reload_and_require_gives_no_badcookie(server):
+    s = server(require=True, secret="auto")
+    r = ask(s, CLIENT)
+    assert r.rcode() == BADCOOKIE
+    c = cookie_of(r)
+    assert answered(ask(s, c))
+    for _ in range(2):
+        reload(s)
+        # The server cookie issued before the reload is still ours: answered, and
+        # (young) sent back unchanged.
+        r = ask(s, c)
+        assert answered(r), (r.rcode(), r.flags)
+        assert cookie_of(r) == c
+
+
+def test_a_changed_secret_invalidates_the_cookies_made_with_the_old_one(server):
+    s = server(require=True, secret="auto")
+    c = cookie_of(ask(s, CLIENT))
+    assert answered(ask(s, c))
+    with open(s.conf_path) as f:
+        text = f.read()
+    assert "secret: auto" in text
+    with open(s.conf_path, "w") as f:
+        f.write(text.replace("secret: auto", "secret: " + SECRET))
+    reload(s)
+    # Now the configured secret is the key (rotate: 0): the old cookie is not ours.
+    r = ask(s, c)
+    assert r.rcode() == BADCOOKIE and not r.answer
+    fresh = cookie_of(r)
+    assert fresh[8:] == rfc9018(CLIENT, struct.unpack(">I", fresh[12:16])[0])
+    assert answered(ask(s, fresh))
+    # And a configured secret that stays the same keeps its cookies valid too.
+    reload(s)
+    assert answered(ask(s, fresh))

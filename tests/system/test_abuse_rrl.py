@@ -11,6 +11,7 @@ Run: SIGNPOST_BUILD=/work/main/build /usr/bin/python3 -m pytest tests/system/tes
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -242,3 +243,43 @@ def test_valid_cookies_can_be_exempt(signpost):
     assert sum(normal(r) for r in got) == 30
     got = burst(s.port, FLOODER, [make() for _ in range(30)])
     assert sum(normal(r) for r in got) <= 3, len(got)
+
+
+# ---- reloads ------------------------------------------------------------------------------------
+
+def reload(s):
+    """SIGHUP, and wait (bounded) until the daemon says the reload is done."""
+    before = s.log().count("reload complete")
+    s.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while s.log().count("reload complete") == before:
+        assert time.monotonic() < deadline and s.alive(), s.log()[-2000:]
+        time.sleep(0.02)
+
+
+def test_a_reload_with_the_same_rrl_settings_keeps_the_buckets(signpost):
+    rate = 10
+    s = start(signpost, {"responses-per-second": rate, "slip": 0}, workers=1)
+    got = burst(s.port, FLOODER, [make() for _ in range(40)], quiet=0.2)
+    assert rate <= sum(normal(r) for r in got) <= rate + 2
+    t0 = time.monotonic()
+    reload(s)
+    got = burst(s.port, FLOODER, [make() for _ in range(40)], quiet=0.2)
+    # The bucket only refilled for the time since the first burst (~rate per second),
+    # not to a full second's worth as a new table would give.
+    refill = (time.monotonic() - t0 + 0.3) * rate
+    n = sum(normal(r) for r in got)
+    assert n <= min(refill + 2, rate - 1), (n, refill)
+
+
+def test_a_reload_with_other_rrl_settings_starts_afresh(signpost):
+    s = start(signpost, {"responses-per-second": 10, "slip": 0}, workers=1)
+    got = burst(s.port, FLOODER, [make() for _ in range(40)], quiet=0.2)
+    assert 10 <= sum(normal(r) for r in got) <= 12
+    with open(s.conf_path) as f:
+        text = f.read()
+    with open(s.conf_path, "w") as f:
+        f.write(text.replace("responses-per-second: 10", "responses-per-second: 30"))
+    reload(s)
+    got = burst(s.port, FLOODER, [make() for _ in range(60)], quiet=0.2)
+    assert 30 <= sum(normal(r) for r in got) <= 33
