@@ -169,12 +169,16 @@ def responses():
     return out
 
 
-def upstream_replies():
+def upstream_replies(question=None):
     """(tag, reply) pairs: what upstream servers answer a resolver (ID 0x1234, the one
-    fuzz_resolver's transport gives, so unpatched seeds match too)."""
+    fuzz_resolver's transport gives, so unpatched seeds match too). question: (name, type)
+    to put in every reply instead of each one's own: the question fuzz_resolver will
+    patch in has the same length then, so the compression pointers stay right."""
     out = []
 
     def reply(qname, qtype, an=(), ns=(), ar=(), rcode=0, aa=True, flags=0):
+        if question is not None:
+            qname, qtype = question
         q = query(qname, qtype, qid=0x1234)
         r = dns.message.make_response(q)
         r.flags |= flags
@@ -242,7 +246,8 @@ def upstream_replies():
     out.append(("refused", reply("www.example.com.", "A", rcode=dns.rcode.REFUSED, aa=False)))
     out.append(("formerr", reply("www.example.com.", "A", rcode=dns.rcode.FORMERR, aa=False)))
     out.append(("servfail", reply("www.example.com.", "A", rcode=dns.rcode.SERVFAIL, aa=False)))
-    edns = dns.message.make_response(query("www.example.com.", "A", qid=0x1234, use_edns=0, payload=1232))
+    eq = question or ("www.example.com.", "A")
+    edns = dns.message.make_response(query(eq[0], eq[1], qid=0x1234, use_edns=0, payload=1232))
     edns.answer.append(dns.rrset.from_text("www.example.com.", 300, "IN", "A", "192.0.2.1"))
     out.append(("edns", edns.to_wire()))
     return out
@@ -250,14 +255,22 @@ def upstream_replies():
 
 def main():
     clean("fuzz_resolver")
-    # Knobs: patched (bit 0) to the first / every question (bit 1), A or the knob's
-    # other QTYPEs (bits 2-4), DO (bit 5); and a few raw ones.
-    for tag, wire in upstream_replies():
-        for knob in (0x01, 0x03, 0x21, 0x00):
+    # Knobs (fuzz_resolver.c): patched (bit 0) to the first / every question (bit 1), A
+    # or the knob's other QTYPEs (bits 2-4), DO + validation (bit 5), QNAME minimisation
+    # off (bit 7: the input then answers www.example.com. itself, else "com. A"); and raw
+    # ones (bit 0 clear: ID 0x1234 matches, the question must be the one asked).
+    qtypes = ["A", "AAAA", "NS", "MX", "CNAME", "DS", "DNSKEY", "TXT"]
+    knobs = [0x01, 0x03, 0x81, 0x83, 0xa3, 0x80, 0x82, 0x00]
+    for knob in knobs + [0x85, 0x89, 0x8d, 0x95, 0x99, 0x9d]:
+        if knob & 0x80:
+            qq = ("www.example.com.", qtypes[(knob >> 2) & 7])
+        else:
+            qq = ("com.", "A")
+        replies = upstream_replies(qq)
+        if knob not in knobs:
+            replies = replies[5:9] + replies[13:17]
+        for tag, wire in replies:
             save("fuzz_resolver", bytes([knob]) + wire, f"{tag}-k{knob:02x}")
-    for tag, wire in upstream_replies()[5:9]:
-        save("fuzz_resolver", bytes([0x05]) + wire, f"{tag}-k05")
-        save("fuzz_resolver", bytes([0x97]) + wire, f"{tag}-k97")
     for t in ("fuzz_query", "fuzz_wire", "fuzz_zonefile", "fuzz_gslb_conf", "fuzz_resolver"):
         clean(t)
     qs = queries()
@@ -315,14 +328,22 @@ def main():
     for i, y in enumerate(yamls):
         save("fuzz_gslb_conf", y, f"y{i}")
     clean("fuzz_resolver")
-    # Knobs: patched (bit 0) to the first / every question (bit 1), A or the knob's
-    # other QTYPEs (bits 2-4), DO (bit 5); and a few raw ones.
-    for tag, wire in upstream_replies():
-        for knob in (0x01, 0x03, 0x21, 0x00):
+    # Knobs (fuzz_resolver.c): patched (bit 0) to the first / every question (bit 1), A
+    # or the knob's other QTYPEs (bits 2-4), DO + validation (bit 5), QNAME minimisation
+    # off (bit 7: the input then answers www.example.com. itself, else "com. A"); and raw
+    # ones (bit 0 clear: ID 0x1234 matches, the question must be the one asked).
+    qtypes = ["A", "AAAA", "NS", "MX", "CNAME", "DS", "DNSKEY", "TXT"]
+    knobs = [0x01, 0x03, 0x81, 0x83, 0xa3, 0x80, 0x82, 0x00]
+    for knob in knobs + [0x85, 0x89, 0x8d, 0x95, 0x99, 0x9d]:
+        if knob & 0x80:
+            qq = ("www.example.com.", qtypes[(knob >> 2) & 7])
+        else:
+            qq = ("com.", "A")
+        replies = upstream_replies(qq)
+        if knob not in knobs:
+            replies = replies[5:9] + replies[13:17]
+        for tag, wire in replies:
             save("fuzz_resolver", bytes([knob]) + wire, f"{tag}-k{knob:02x}")
-    for tag, wire in upstream_replies()[5:9]:
-        save("fuzz_resolver", bytes([0x05]) + wire, f"{tag}-k05")
-        save("fuzz_resolver", bytes([0x97]) + wire, f"{tag}-k97")
     for t in ("fuzz_query", "fuzz_wire", "fuzz_zonefile", "fuzz_gslb_conf", "fuzz_resolver"):
         n = len(glob.glob(os.path.join(CORPUS, t, "*")))
         print(f"{t}: {n} files", file=sys.stderr)
