@@ -81,9 +81,10 @@ struct rrl_table {
 
 /* Bytes abuse_publish() needs after the struct answer_conf for c (a multiple of 64). */
 size_t abuse_publish_size(const struct abuse_conf *c);
-/* Builds the table (a fresh, empty one: reloads start counting anew) and the cookie
- * settings in mem (abuse_publish_size() octets, zeroed, 16-aligned) and points *rrl and
- * *cookies at them, or at NULL where the feature is off. Main thread. */
+/* Builds the table (a fresh, empty one; abuse_rrl_keep() may then carry the running
+ * table's buckets over on a reload) and the cookie settings in mem (abuse_publish_size()
+ * octets, zeroed, 16-aligned) and points *rrl and *cookies at them, or at NULL where the
+ * feature is off. Main thread. */
 void abuse_publish(const struct abuse_conf *c, void *mem, struct rrl_table **rrl,
                    const struct cookie_conf **cookies);
 

@@ -242,6 +242,53 @@ cookies_mistakes_name_the_line_and_key(void **state)
 	}
 }
 
+/* A reload keeps the running auto secret (so cookies stay valid), and only that. */
+static void
+a_reload_keeps_the_auto_secret_and_nothing_else(void **state)
+{
+	char err[CONF_ERRLEN] = "";
+	struct daemon_conf *run = parse("cookies:\n  secret: auto\n", err);
+	struct daemon_conf *next = parse("cookies:\n  secret: auto\n  require: true\n", err);
+	assert_non_null(run);
+	assert_non_null(next);
+	assert_true(run->abuse.cookies.secret_auto);
+	/* Two draws differ (2^-128 that they do not)... */
+	assert_memory_not_equal(run->abuse.cookies.secret, next->abuse.cookies.secret, 16);
+	/* ... and the reload keeps the first, with the new policy. */
+	assert_true(abuse_conf_keep_secret(&run->abuse, &next->abuse));
+	assert_memory_equal(run->abuse.cookies.secret, next->abuse.cookies.secret, 16);
+	assert_true(next->abuse.cookies.require);
+	/* So a cookie made before it is valid after it. */
+	struct sockaddr_storage a = addr("192.0.2.7");
+	uint8_t client[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, opt[24], out[24];
+	uint32_t now = 1700000000;
+	memcpy(opt, client, 8);
+	assert_int_equal(cookie_check(&run->abuse.cookies, (struct sockaddr *)&a, client, 8, now,
+	                              opt), COOKIE_CLIENT);
+	assert_int_equal(cookie_check(&next->abuse.cookies, (struct sockaddr *)&a, opt, 24,
+	                              now + 10, out), COOKIE_VALID);
+	daemon_conf_free(next);
+
+	/* A configured secret replaces the auto one, and is not replaced by it. */
+	next = parse("cookies:\n  secret: " SECRET "\n", err);
+	assert_non_null(next);
+	assert_false(next->abuse.cookies.secret_auto);
+	assert_false(abuse_conf_keep_secret(&run->abuse, &next->abuse));
+	uint8_t s[16];
+	hex(SECRET, s);
+	assert_memory_equal(next->abuse.cookies.secret, s, 16);
+	assert_false(abuse_conf_keep_secret(&next->abuse, &run->abuse));
+	assert_memory_not_equal(run->abuse.cookies.secret, s, 16);
+	daemon_conf_free(next);
+
+	/* No cookies: section before: nothing to keep. */
+	next = parse("server:\n  workers: 1\n", err);
+	assert_non_null(next);
+	assert_false(abuse_conf_keep_secret(&next->abuse, &run->abuse));
+	daemon_conf_free(next);
+	daemon_conf_free(run);
+}
+
 int
 main(void)
 {
@@ -254,6 +301,7 @@ main(void)
 		cmocka_unit_test(rotation_accepts_the_previous_key_and_changes_the_current),
 		cmocka_unit_test(cookies_section_sets_secret_rotation_and_policy),
 		cmocka_unit_test(cookies_mistakes_name_the_line_and_key),
+		cmocka_unit_test(a_reload_keeps_the_auto_secret_and_nothing_else),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
