@@ -276,6 +276,52 @@ rrl_mistakes_name_the_line_and_key(void **state)
 	}
 }
 
+/* A reload with the same settings keeps the buckets (abuse_rrl_keep()); other settings
+ * start afresh. */
+static void
+a_reload_with_the_same_settings_keeps_the_buckets(void **state)
+{
+	struct rrl_table *run = table_new(10, 0, 1024);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(rrl__account(run, 42, 1000), RRL_PASS);
+	assert_int_equal(rrl__account(run, 42, 1000), RRL_DROP);
+
+	/* Same settings, another seed (each publication draws one): the old seed and the
+	 * empty bucket go along, so the key is still limited. */
+	struct rrl_table *next = table_new(10, 0, 1024);
+	next->seed[0] ^= 0xff;
+	assert_true(abuse_rrl_keep(next, run));
+	assert_memory_equal(next->seed, run->seed, 16);
+	assert_int_equal(rrl__account(next, 42, 1010), RRL_DROP);
+	struct sockaddr_in a = v4("192.0.2.1");
+	assert_true(rrl__key(next, (struct sockaddr *)&a, RRL_ANSWER, N("\3www\0"), 1) ==
+	            rrl__key(run, (struct sockaddr *)&a, RRL_ANSWER, N("\3www\0"), 1));
+	free(next);
+
+	/* Another rate, slip, size or whitelist: not kept, the new table stays empty. */
+	next = table_new(11, 0, 1024);
+	assert_false(abuse_rrl_keep(next, run));
+	assert_int_equal(rrl__account(next, 42, 1010), RRL_PASS);
+	free(next);
+	next = table_new(10, 1, 1024);
+	assert_false(abuse_rrl_keep(next, run));
+	free(next);
+	next = table_new(10, 0, 2048);
+	assert_false(abuse_rrl_keep(next, run));
+	free(next);
+	next = table_new(10, 0, 1024);
+	next->conf.nwhitelist = 1;
+	assert_true(abuse_parse_prefix("10.0.0.0/8", &next->conf.whitelist[0]));
+	assert_false(abuse_rrl_keep(next, run));
+	free(next);
+	/* Off before or after: nothing to keep. */
+	assert_false(abuse_rrl_keep(NULL, run));
+	next = table_new(10, 0, 1024);
+	assert_false(abuse_rrl_keep(next, NULL));
+	free(next);
+	free(run);
+}
+
 int
 main(void)
 {
@@ -287,6 +333,7 @@ main(void)
 		cmocka_unit_test(slip_one_truncates_all_and_zero_drops_all),
 		cmocka_unit_test(slip_three_truncates_every_third),
 		cmocka_unit_test(keys_in_other_slots_have_their_own_buckets),
+		cmocka_unit_test(a_reload_with_the_same_settings_keeps_the_buckets),
 		cmocka_unit_test(addresses_in_one_prefix_share_a_key),
 		cmocka_unit_test(key_depends_on_class_name_and_type_but_not_case),
 		cmocka_unit_test(whitelisted_prefixes_match_by_their_length),
