@@ -1303,7 +1303,7 @@ expect_lookup(struct fixture *f, const char *name, uint16_t type, int kind, cons
 	}
 }
 
-/* Runs fn(f, arg) in a child process with its own environment on the same database,
+/* Runs fn(db, origin, path) in a child process with its own environment on the same database,
  * like the signpost-zone tool or the daemon's reload, and asserts it returned 0. */
 static void
 in_child(struct fixture *f, int (*fn)(struct zones_db *, const char *, const char *),
